@@ -3,11 +3,12 @@
 set(PGAGENT_WARNINGS -Wall -Wextra -Werror)
 
 # pgagent_library(NAME <target> [DEPS <targets...>])
-# One static library from the *.cc files of the calling folder (main.cc excluded).
+# One static library from the *.cc files of the calling folder (main.cc, *_test.cc,
+# *_fuzz.cc and *_bench.cc excluded).
 function(pgagent_library)
   cmake_parse_arguments(ARG "" "NAME" "DEPS" ${ARGN})
   file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
-  list(FILTER srcs EXCLUDE REGEX "/main\\.cc$")
+  list(FILTER srcs EXCLUDE REGEX "/(main|[^/]*_test|[^/]*_fuzz|[^/]*_bench)\\.cc$")
   add_library(${ARG_NAME} STATIC ${srcs})
   target_include_directories(${ARG_NAME} PUBLIC ${PROJECT_SOURCE_DIR})
   target_compile_options(${ARG_NAME} PRIVATE ${PGAGENT_WARNINGS})
