@@ -1,0 +1,319 @@
+#include "shipperd/delivery/envelope_encoder.h"
+
+#include <cstdio>
+#include <functional>
+#include <map>
+
+#include "common/ipc_frame.h"
+#include "common/json_util.h"
+#include "shipperd/delivery/listener_json.h"
+
+namespace pgagent {
+namespace {
+
+using pgagent::v1::ActivitySnapshot;
+using pgagent::v1::LogBatch;
+using pgagent::v1::Record;
+using pgagent::v1::StatementsSnapshot;
+
+// JSON members of a message's object, without the braces.
+std::string Members(const google::protobuf::Message& m) {
+  std::string json;
+  AppendListenerJson(m, &json);
+  return json.size() >= 2 ? json.substr(1, json.size() - 2) : std::string();
+}
+
+std::string RecordIdText(const Record& r) {
+  return r.id().boot_id() + ":" + std::to_string(r.id().seq());
+}
+
+// Splits rows [begin, end) in halves until each part's members fit in max_bytes (or
+// hold a single row). members(begin, end) builds the members for a range.
+void SplitToFit(int begin, int end, size_t max_bytes,
+                const std::function<std::string(int, int)>& members,
+                std::vector<std::string>* parts) {
+  std::string m = members(begin, end);
+  if (m.size() <= max_bytes || end - begin <= 1) {
+    parts->push_back(std::move(m));
+    return;
+  }
+  const int mid = begin + (end - begin) / 2;
+  SplitToFit(begin, mid, max_bytes, members, parts);
+  SplitToFit(mid, end, max_bytes, members, parts);
+}
+
+std::string ActivityMembers(const ActivitySnapshot& a, int begin, int end) {
+  ActivitySnapshot part = a;
+  part.clear_sessions();
+  uint32_t with_corr = 0;
+  for (int i = begin; i < end; ++i) {
+    *part.add_sessions() = a.sessions(i);
+    if (a.sessions(i).has_correlation_id()) ++with_corr;
+  }
+  part.set_count(static_cast<uint32_t>(end - begin));
+  part.set_with_correlation(with_corr);
+  if (begin > 0) part.clear_lock_waits();  // lock waits travel with the first part
+  return Members(part);
+}
+
+std::map<std::string, uint32_t> LevelCounts(const LogBatch& b, int begin, int end) {
+  std::map<std::string, uint32_t> levels;
+  for (int i = begin; i < end; ++i) ++levels[b.entries(i).level()];
+  return levels;
+}
+
+std::string LogMembers(const LogBatch& b, int begin, int end) {
+  LogBatch part;
+  part.set_format(b.format());
+  if (begin == 0) part.set_unparsed(b.unparsed());
+  for (int i = begin; i < end; ++i) *part.add_entries() = b.entries(i);
+  part.set_count(static_cast<uint32_t>(end - begin));
+  for (const auto& [level, n] : LevelCounts(b, begin, end)) (*part.mutable_levels())[level] = n;
+  std::string out;
+  AppendListenerJsonFields(part, {"entries", "count", "levels", "format", "unparsed"}, false,
+                           &out);
+  return out;
+}
+
+std::string StatementsMembers(const StatementsSnapshot& s, int begin, int end) {
+  StatementsSnapshot part = s;
+  part.clear_statements();
+  for (int i = begin; i < end; ++i) *part.add_statements() = s.statements(i);
+  part.set_count(static_cast<uint32_t>(end - begin));
+  return Members(part);
+}
+
+// Distinct correlation ids in first-appearance order.
+template <typename Rows>
+std::vector<std::string> DistinctIds(const Rows& rows) {
+  std::vector<std::string> ids;
+  std::map<std::string, bool> seen;
+  for (const auto& row : rows) {
+    if (row.has_correlation_id() && !row.correlation_id().empty() &&
+        seen.emplace(row.correlation_id(), true).second) {
+      ids.push_back(row.correlation_id());
+    }
+  }
+  return ids;
+}
+
+std::string ActivityForId(const ActivitySnapshot& a, const std::string& id) {
+  ActivitySnapshot part;
+  for (const auto& s : a.sessions()) {
+    if (s.has_correlation_id() && s.correlation_id() == id) *part.add_sessions() = s;
+  }
+  for (const auto& w : a.lock_waits()) {
+    if ((w.has_blocked_correlation_id() && w.blocked_correlation_id() == id) ||
+        (w.has_blocking_correlation_id() && w.blocking_correlation_id() == id)) {
+      *part.add_lock_waits() = w;
+    }
+  }
+  part.set_count(static_cast<uint32_t>(part.sessions_size()));
+  part.set_with_correlation(part.count());
+  std::string out;
+  AppendListenerJsonFields(part, {"sessions", "count", "with_correlation", "lock_waits"}, false,
+                           &out);
+  return out;
+}
+
+std::string LogsForId(const LogBatch& b, const std::string& id) {
+  LogBatch part;
+  part.set_format(b.format());
+  double duration_ms = 0;
+  bool has_duration = false;
+  for (const auto& e : b.entries()) {
+    if (!e.has_correlation_id() || e.correlation_id() != id) continue;
+    *part.add_entries() = e;
+    if (e.has_duration_ms()) {
+      duration_ms += e.duration_ms();
+      has_duration = true;
+    }
+  }
+  part.set_count(static_cast<uint32_t>(part.entries_size()));
+  for (const auto& [level, n] : LevelCounts(part, 0, part.entries_size())) {
+    (*part.mutable_levels())[level] = n;
+  }
+  std::string out;
+  AppendListenerJsonFields(part, {"entries", "count", "levels", "format"}, false, &out);
+  if (has_duration) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), ",\"duration_ms\":%.3f", duration_ms);
+    out += buf;
+  }
+  return out;
+}
+
+LogBatch MergeLogs(const std::vector<const Record*>& records) {
+  LogBatch merged;
+  for (const Record* r : records) {
+    const LogBatch& b = r->log();
+    if (merged.format().empty()) merged.set_format(b.format());
+    merged.set_unparsed(merged.unparsed() + b.unparsed());
+    for (const auto& e : b.entries()) *merged.add_entries() = e;
+  }
+  return merged;
+}
+
+}  // namespace
+
+const char* EnvelopeEncoder::SourceFor(pgagent::v1::RecordKind kind) {
+  switch (kind) {
+    case pgagent::v1::RECORD_KIND_ACTIVITY: return kSourceActivity;
+    case pgagent::v1::RECORD_KIND_STATEMENTS: return kSourceStatements;
+    case pgagent::v1::RECORD_KIND_SYSTEM: return kSourceSystem;
+    case pgagent::v1::RECORD_KIND_LOG: return kSourceLog;
+    case pgagent::v1::RECORD_KIND_HEALTH: return kSourceSystem;
+    default: return "";
+  }
+}
+
+std::string EnvelopeEncoder::Body(const Record& record, const char* source,
+                                  const std::optional<std::string>& correlation_id,
+                                  const std::string& data_members) const {
+  std::string body;
+  body.reserve(data_members.size() + 512);
+  body += "{\"project\":";
+  AppendJsonString(body, options_.project_id);
+  char ts[48];
+  std::snprintf(ts, sizeof(ts), ",\"timestamp\":%lld.%03d",
+                static_cast<long long>(record.collected_at().seconds()),
+                static_cast<int>(record.collected_at().nanos() / 1000000));
+  body += ts;
+  body += ",\"source\":";
+  AppendJsonString(body, source);
+  if (correlation_id) {
+    body += ",\"correlation_id\":";
+    AppendJsonString(body, *correlation_id);
+  }
+  body += ",\"data\":{";
+  body += data_members;
+  if (!data_members.empty()) body += ',';
+  body += "\"agent\":{\"host\":";
+  AppendJsonString(body, record.host());
+  body += ",\"version\":";
+  AppendJsonString(body, options_.agent_version);
+  body += ",\"record_id\":";
+  AppendJsonString(body, RecordIdText(record));
+  body += ",\"boot_id\":";
+  AppendJsonString(body, record.id().boot_id());
+  body += ",\"seq\":" + std::to_string(record.id().seq());
+  body += ",\"collected_at\":";
+  AppendJsonString(body, FormatRfc3339(record.collected_at().seconds(), record.collected_at().nanos()));
+  body += ",\"kind\":";
+  AppendJsonString(body, RecordKindName(record.kind()));
+  body += record.burst() ? ",\"burst\":true}}}" : ",\"burst\":false}}}";
+  return body;
+}
+
+Result<EncodeResult> EnvelopeEncoder::Encode(const Record& record,
+                                             size_t correlation_budget) const {
+  if (record.kind() == pgagent::v1::RECORD_KIND_LOG && record.has_log()) {
+    return EncodeLogs({&record}, correlation_budget);
+  }
+  const char* source = SourceFor(record.kind());
+  EncodeResult result;
+  std::vector<std::string> parts;
+  // Room for the envelope around the data members.
+  const size_t budget = options_.max_envelope_bytes > 1024 ? options_.max_envelope_bytes - 1024 : 1;
+  switch (record.payload_case()) {
+    case Record::kActivity: {
+      const ActivitySnapshot& a = record.activity();
+      if (a.sessions_size() == 0) {
+        parts.push_back(Members(a));
+      } else {
+        SplitToFit(0, a.sessions_size(), budget,
+                   [&](int b, int e) { return ActivityMembers(a, b, e); }, &parts);
+      }
+      break;
+    }
+    case Record::kStatements: {
+      const StatementsSnapshot& s = record.statements();
+      if (s.statements_size() == 0) {
+        parts.push_back(Members(s));
+      } else {
+        SplitToFit(0, s.statements_size(), budget,
+                   [&](int b, int e) { return StatementsMembers(s, b, e); }, &parts);
+      }
+      break;
+    }
+    case Record::kSystem:
+      parts.push_back(Members(record.system()));
+      break;
+    case Record::kHealth: {
+      std::string m = "\"agent_health\":";
+      AppendListenerJson(record.health(), &m);
+      parts.push_back(std::move(m));
+      break;
+    }
+    default:
+      return InvalidArgumentError("record " + RecordIdText(record) + " has no payload");
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::string members = std::move(parts[i]);
+    if (parts.size() > 1) {
+      members += ",\"part\":" + std::to_string(i + 1) + ",\"parts\":" + std::to_string(parts.size());
+    }
+    result.envelopes.push_back({source, std::nullopt, Body(record, source, std::nullopt, members)});
+  }
+  if (record.has_activity()) {
+    const auto ids = DistinctIds(record.activity().sessions());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (i >= correlation_budget) {
+        result.unlinked_correlation_ids = ids.size() - i;
+        break;
+      }
+      result.envelopes.push_back(
+          {source, ids[i], Body(record, source, ids[i], ActivityForId(record.activity(), ids[i]))});
+      ++result.correlation_envelopes;
+    }
+  }
+  return result;
+}
+
+Result<EncodeResult> EnvelopeEncoder::EncodeLogs(const std::vector<const Record*>& records,
+                                                 size_t correlation_budget) const {
+  if (records.empty()) return InvalidArgumentError("no log records to encode");
+  for (const Record* r : records) {
+    if (!r->has_log()) return InvalidArgumentError("record " + RecordIdText(*r) + " is not a log batch");
+  }
+  const Record& first = *records.front();
+  const LogBatch merged = MergeLogs(records);
+  std::string record_ids;
+  if (records.size() > 1) {
+    record_ids = ",\"records\":[";
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (i > 0) record_ids += ',';
+      AppendJsonString(record_ids, RecordIdText(*records[i]));
+    }
+    record_ids += ']';
+  }
+  const size_t budget = options_.max_envelope_bytes > 1024 ? options_.max_envelope_bytes - 1024 : 1;
+  std::vector<std::string> parts;
+  if (merged.entries_size() == 0) {
+    parts.push_back(LogMembers(merged, 0, 0));
+  } else {
+    SplitToFit(0, merged.entries_size(), budget,
+               [&](int b, int e) { return LogMembers(merged, b, e); }, &parts);
+  }
+  EncodeResult result;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::string members = std::move(parts[i]) + record_ids;
+    if (parts.size() > 1) {
+      members += ",\"part\":" + std::to_string(i + 1) + ",\"parts\":" + std::to_string(parts.size());
+    }
+    result.envelopes.push_back({kSourceLog, std::nullopt, Body(first, kSourceLog, std::nullopt, members)});
+  }
+  const auto ids = DistinctIds(merged.entries());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i >= correlation_budget) {
+      result.unlinked_correlation_ids = ids.size() - i;
+      break;
+    }
+    result.envelopes.push_back(
+        {kSourceLog, ids[i], Body(first, kSourceLog, ids[i], LogsForId(merged, ids[i]))});
+    ++result.correlation_envelopes;
+  }
+  return result;
+}
+
+}  // namespace pgagent

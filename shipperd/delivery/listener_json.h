@@ -1,0 +1,33 @@
+// JSON text for the Bitville listener's `data` objects, written from protobuf messages by
+// reflection. Unlike proto3's canonical JSON mapping (which quotes 64-bit integers), this
+// keeps every number a JSON number, so `disk_io.read_bytes` or `queryid` arrive as
+// numbers, as the Python agent sent them. Other rules follow the canonical mapping:
+// original (snake_case) field names, Timestamps as RFC 3339 strings in UTC, maps as
+// objects, unset proto3 `optional` and unset message fields omitted (never null), other
+// scalars and repeated fields always present. Enums are written as their value name
+// without the type prefix, lower case (LOG_EVENT_CLASS_DEADLOCK -> "deadlock").
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/message.h>
+
+namespace pgagent {
+
+// Appends the JSON object for `message` to *out.
+void AppendListenerJson(const google::protobuf::Message& message, std::string* out);
+
+// Appends only the listed fields of `message` (by name, in the given order) as the
+// members of an object that the caller opened: `"name":value` pairs, comma-separated,
+// with a leading comma when `leading_comma` is true. Unknown names are skipped.
+void AppendListenerJsonFields(const google::protobuf::Message& message,
+                              const std::vector<std::string>& field_names, bool leading_comma,
+                              std::string* out);
+
+// RFC 3339 UTC with milliseconds, e.g. "2026-11-27T10:00:00.123Z".
+std::string FormatRfc3339(int64_t seconds, int32_t nanos);
+
+}  // namespace pgagent
