@@ -1,0 +1,284 @@
+#include "shipperd/delivery/dispatcher.h"
+
+#include "common/log.h"
+
+namespace pgagent {
+
+using namespace std::chrono_literals;
+using pgagent::v1::Record;
+
+namespace {
+
+constexpr auto kIdleWait = 500ms;
+constexpr auto kTransientRetryWait = 1000ms;
+
+bool IsTransientStatus(int status) { return status == 408 || status >= 500; }
+
+double UnixNow(const Clock& clock) {
+  return std::chrono::duration<double>(clock.Now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(DispatcherOptions options, RecordBuffer& buffer, Transport& transport,
+                       const Clock& clock, std::function<double()> random01)
+    : options_(std::move(options)),
+      buffer_(buffer),
+      transport_(transport),
+      clock_(clock),
+      encoder_(EncoderOptions{options_.project_id, options_.max_envelope_bytes, PGAGENT_VERSION}),
+      breaker_(options_.breaker, clock, std::move(random01)),
+      budget_(options_.requests_per_minute, clock) {}
+
+void Dispatcher::Reconfigure(const DispatcherOptions& options) {
+  options_ = options;
+  encoder_ = EnvelopeEncoder(EncoderOptions{options_.project_id, options_.max_envelope_bytes,
+                                            PGAGENT_VERSION});
+  budget_.set_per_minute(options_.requests_per_minute);
+  work_.reset();  // re-encoded with the new project on the next Step()
+  auth_error_logged_ = false;
+}
+
+void Dispatcher::UpdateStats(const std::function<void(DispatcherStats&)>& update) {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  update(stats_);
+  stats_.breaker_state = std::string(BreakerStateName(breaker_.state()));
+  stats_.breaker_opens = breaker_.opens();
+}
+
+DispatcherStats Dispatcher::stats() const {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  return stats_;
+}
+
+std::chrono::milliseconds Dispatcher::Step() {
+  if (!work_) {
+    Status loaded = LoadWork();
+    if (!loaded.ok()) {
+      UpdateStats([&](DispatcherStats& s) { s.last_error = loaded.ToString(); });
+      return kTransientRetryWait;
+    }
+    if (!work_) return kIdleWait;
+  }
+  // The budget first: AllowRequest() may start a half-open probe, which must then be sent.
+  const auto wait = budget_.WaitTime();
+  if (wait > std::chrono::steady_clock::duration::zero()) {
+    return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(wait),
+                    std::chrono::milliseconds(1));
+  }
+  if (!breaker_.AllowRequest()) {
+    auto cooldown = std::chrono::duration_cast<std::chrono::milliseconds>(breaker_.RemainingCooldown());
+    return std::max(cooldown, std::chrono::milliseconds(100));
+  }
+  return Send();
+}
+
+std::vector<BufferedItem> Dispatcher::ChooseRecords(std::vector<BufferedItem>& items) const {
+  std::vector<BufferedItem> chosen;
+  chosen.push_back(std::move(items.front()));
+  if (chosen.front().record.kind() != pgagent::v1::RECORD_KIND_LOG) return chosen;
+  // Backlogged logs: coalesce the consecutive pg_log records at the head.
+  size_t bytes = chosen.front().record.ByteSizeLong();
+  for (size_t i = 1; i < items.size(); ++i) {
+    if (items[i].record.kind() != pgagent::v1::RECORD_KIND_LOG) break;
+    const size_t more = items[i].record.ByteSizeLong();
+    if (bytes + more > options_.max_envelope_bytes / 2) break;  // JSON is larger than protobuf
+    bytes += more;
+    chosen.push_back(std::move(items[i]));
+  }
+  return chosen;
+}
+
+size_t Dispatcher::CorrelationBudget() const {
+  const int spare = budget_.Available() - 1 - options_.aggregate_reserve_per_minute;
+  if (spare <= 0) return 0;
+  return std::min(options_.correlation_budget_per_record, static_cast<size_t>(spare));
+}
+
+Status Dispatcher::LoadWork() {
+  PGAGENT_ASSIGN_OR_RETURN(std::vector<BufferedItem> items, buffer_.Peek(options_.peek_batch));
+  if (items.empty()) return Status::Ok();
+  std::vector<BufferedItem> chosen = ChooseRecords(items);
+  Work work;
+  work.first = chosen.front().record;
+  std::vector<const Record*> records;
+  for (const auto& item : chosen) {
+    work.keys.push_back(item.key);
+    records.push_back(&item.record);
+  }
+  const size_t budget = CorrelationBudget();
+  Result<EncodeResult> encoded = records.size() > 1 || work.first.kind() == pgagent::v1::RECORD_KIND_LOG
+                                     ? encoder_.EncodeLogs(records, budget)
+                                     : encoder_.Encode(work.first, budget);
+  if (!encoded.ok()) {
+    // A record that cannot be encoded never will be: dead-letter it so the queue moves on.
+    DeadLetter letter;
+    letter.http_status = 0;
+    letter.response_body = "not encodable: " + encoded.status().message();
+    letter.record = work.first;
+    PGAGENT_RETURN_IF_ERROR(buffer_.AddDeadLetter(letter, work.keys.front()));
+    UpdateStats([](DispatcherStats& s) {
+      ++s.encode_errors;
+      ++s.dead_lettered;
+    });
+    log::Warn("delivery.record_not_encodable", {{"record_key", work.keys.front()},
+                                                 {"error", encoded.status().message()}});
+    return Status::Ok();
+  }
+  UpdateStats([&](DispatcherStats& s) {
+    s.correlation_envelopes += encoded->correlation_envelopes;
+    s.unlinked_correlation_ids += encoded->unlinked_correlation_ids;
+    if (records.size() > 1) s.coalesced_log_records += records.size();
+  });
+  work.envelopes = std::move(encoded->envelopes);
+  work_ = std::move(work);
+  return Status::Ok();
+}
+
+std::chrono::milliseconds Dispatcher::Send() {
+  const Envelope& envelope = work_->envelopes[work_->next];
+  HttpRequest request;
+  request.url = options_.url;
+  request.headers = {{"Authorization", "Bearer " + options_.api_key},
+                     {"Content-Type", "application/json"}};
+  request.body = envelope.body;
+  budget_.TryAcquire();
+  UpdateStats([](DispatcherStats& s) { ++s.requests_sent; });
+  Result<HttpResponse> response = transport_.Post(request);
+  if (!response.ok()) return OnTransient(response.status().ToString());
+  UpdateStats([&](DispatcherStats& s) { s.last_status = response->status; });
+  const int status = response->status;
+  if (status >= 200 && status < 300) {
+    OnAccepted();
+    return 0ms;
+  }
+  if (status == 429) {
+    const double delay_s = response->retry_after_s.value_or(60.0);
+    budget_.PauseFor(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(delay_s)));
+    breaker_.OnSuccess();  // the listener is up; 429 is backpressure, not an outage
+    UpdateStats([](DispatcherStats& s) { ++s.requests_429; });
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::duration<double>(delay_s));
+  }
+  if (status == 401 || status == 403) {
+    OnAuthFailure(status);
+    return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(breaker_.RemainingCooldown()),
+                    std::chrono::milliseconds(100));
+  }
+  if (status == 413) {
+    OnTooLarge(*response);
+    return 0ms;
+  }
+  if (IsTransientStatus(status) || (status >= 300 && status < 400)) {
+    return OnTransient("HTTP " + std::to_string(status));
+  }
+  OnPermanentRejection(*response);  // 400 and every other 4xx
+  return 0ms;
+}
+
+void Dispatcher::OnAccepted() {
+  breaker_.OnSuccess();
+  auth_error_logged_ = false;
+  UpdateStats([&](DispatcherStats& s) {
+    ++s.requests_ok;
+    s.last_success_unix_s = UnixNow(clock_);
+  });
+  ++work_->next;
+  FinishIfDone();
+}
+
+void Dispatcher::OnPermanentRejection(const HttpResponse& response) {
+  DeadLetter letter;
+  letter.http_status = response.status;
+  letter.envelope_json = work_->envelopes[work_->next].body;
+  letter.response_body = response.body.substr(0, 4096);
+  letter.record = work_->first;
+  Status stored = buffer_.AddDeadLetter(letter);
+  if (!stored.ok()) {
+    // Keep the envelope: retrying later beats losing it.
+    UpdateStats([&](DispatcherStats& s) { s.last_error = stored.ToString(); });
+    return;
+  }
+  log::Warn("delivery.dead_lettered",
+            {{"http_status", response.status},
+             {"source", work_->envelopes[work_->next].source},
+             {"record_key", work_->keys.front()},
+             {"response", response.body.substr(0, 200)}});
+  UpdateStats([](DispatcherStats& s) { ++s.dead_lettered; });
+  breaker_.OnSuccess();  // the listener answered: it is up
+  ++work_->next;
+  FinishIfDone();
+}
+
+void Dispatcher::OnTooLarge(const HttpResponse& response) {
+  const Envelope& envelope = work_->envelopes[work_->next];
+  EnvelopeEncoder smaller(EncoderOptions{options_.project_id, envelope.body.size() / 2,
+                                         PGAGENT_VERSION});
+  Result<EncodeResult> parts = work_->first.kind() == pgagent::v1::RECORD_KIND_LOG
+                                   ? smaller.EncodeLogs({&work_->first}, 0)
+                                   : smaller.Encode(work_->first, 0);
+  // Only an aggregate of one record can be re-split; anything else is dead-lettered.
+  const bool splittable = !envelope.correlation_id && work_->keys.size() == 1 && parts.ok() &&
+                          parts->envelopes.size() > 1 && work_->next == 0;
+  if (!splittable) {
+    OnPermanentRejection(response);
+    return;
+  }
+  UpdateStats([](DispatcherStats& s) { ++s.split_413; });
+  std::vector<Envelope> replaced = std::move(parts->envelopes);
+  for (size_t i = 1; i < work_->envelopes.size(); ++i) {
+    if (work_->envelopes[i].correlation_id) replaced.push_back(std::move(work_->envelopes[i]));
+  }
+  work_->envelopes = std::move(replaced);
+  work_->next = 0;
+}
+
+void Dispatcher::OnAuthFailure(int status) {
+  breaker_.OnAuthFailure();
+  UpdateStats([&](DispatcherStats& s) {
+    ++s.auth_failures;
+    s.last_error = "HTTP " + std::to_string(status);
+  });
+  if (!auth_error_logged_) {
+    auth_error_logged_ = true;
+    log::Error("delivery.unauthorized",
+               {{"http_status", status},
+                {"url", options_.url},
+                {"project_id", options_.project_id},
+                {"hint",
+                 "the listener refused the API key: check [listener] api_key, and that the key "
+                 "belongs to this project (the listener derives the project from the key). "
+                 "Records stay buffered."}});
+  }
+}
+
+std::chrono::milliseconds Dispatcher::OnTransient(const std::string& error) {
+  const BreakerState before = breaker_.state();
+  breaker_.OnTransientFailure();
+  UpdateStats([&](DispatcherStats& s) {
+    ++s.requests_failed;
+    s.last_error = error;
+  });
+  if (before != BreakerState::kOpen && breaker_.state() == BreakerState::kOpen) {
+    log::Warn("delivery.breaker_open",
+              {{"error", error},
+               {"cooldown_ms", static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   breaker_.RemainingCooldown()).count())}});
+  }
+  return kTransientRetryWait;
+}
+
+void Dispatcher::FinishIfDone() {
+  if (work_->next < work_->envelopes.size()) return;
+  Status removed = buffer_.Remove(work_->keys);
+  if (!removed.ok()) {
+    // Delivered but still buffered: it will be sent again (a duplicate, never a loss).
+    UpdateStats([&](DispatcherStats& s) { s.last_error = removed.ToString(); });
+  } else {
+    UpdateStats([&](DispatcherStats& s) { s.records_delivered += work_->keys.size(); });
+  }
+  work_.reset();
+}
+
+}  // namespace pgagent
