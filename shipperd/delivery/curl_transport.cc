@@ -52,6 +52,8 @@ Status CurlError(CURLcode code, const char* detail, const std::string& url) {
   switch (code) {
     case CURLE_OPERATION_TIMEDOUT:
       return DeadlineExceededError(message);
+    case CURLE_ABORTED_BY_CALLBACK:
+      return CancelledError("request abandoned: shutting down");
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
@@ -64,6 +66,11 @@ Status CurlError(CURLcode code, const char* detail, const std::string& url) {
     default:
       return UnavailableError(message);
   }
+}
+
+int AbortIfRequested(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* abort = static_cast<const std::atomic<bool>*>(user);
+  return abort != nullptr && abort->load() ? 1 : 0;
 }
 
 void GlobalInitOnce() {
@@ -129,6 +136,11 @@ Result<HttpResponse> CurlTransport::Perform(const std::string& url, const HttpRe
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, options_.insecure_skip_tls_verify ? 0L : 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, options_.insecure_skip_tls_verify ? 0L : 2L);
   if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
+  if (options_.abort != nullptr) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &AbortIfRequested);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(options_.abort));
+  }
   curl_slist* headers = nullptr;
   if (post != nullptr) {
     curl_easy_setopt(c, CURLOPT_POST, 1L);

@@ -4,6 +4,7 @@
 // Thread-safety: not thread-safe (one curl easy handle); owned by the Dispatcher's thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -21,6 +22,9 @@ struct CurlTransportOptions {
   // Responses larger than this are cut (we only need status + a short body).
   size_t max_response_bytes = 64 * 1024;
   std::string user_agent = std::string("pgagent/") + PGAGENT_VERSION;
+  // When set and true, an in-flight request is aborted (kCancelled): a graceful stop does
+  // not wait for a slow listener. Must outlive the transport.
+  const std::atomic<bool>* abort = nullptr;
 };
 
 class CurlTransport final : public Transport {

@@ -145,7 +145,14 @@ std::chrono::milliseconds Dispatcher::Send() {
   budget_.TryAcquire();
   UpdateStats([](DispatcherStats& s) { ++s.requests_sent; });
   Result<HttpResponse> response = transport_.Post(request);
-  if (!response.ok()) return OnTransient(response.status().ToString());
+  if (!response.ok()) {
+    const StatusCode code = response.status().code();
+    if (code == StatusCode::kCancelled) return 0ms;  // shutting down; the record stays
+    if (code == StatusCode::kPermissionDenied || code == StatusCode::kInvalidArgument) {
+      return OnConfigurationError(response.status());  // TLS refused, bad URL
+    }
+    return OnTransient(response.status().ToString());
+  }
   UpdateStats([&](DispatcherStats& s) { s.last_status = response->status; });
   const int status = response->status;
   if (status >= 200 && status < 300) {
@@ -267,6 +274,23 @@ std::chrono::milliseconds Dispatcher::OnTransient(const std::string& error) {
                                    breaker_.RemainingCooldown()).count())}});
   }
   return kTransientRetryWait;
+}
+
+std::chrono::milliseconds Dispatcher::OnConfigurationError(const Status& error) {
+  breaker_.OnAuthFailure();  // retrying at full speed cannot help: wait a cooldown
+  UpdateStats([&](DispatcherStats& s) {
+    ++s.requests_failed;
+    s.last_error = error.ToString();
+  });
+  if (!auth_error_logged_) {
+    auth_error_logged_ = true;
+    log::Error("delivery.listener_refused",
+               {{"url", options_.url},
+                {"error", error.message()},
+                {"hint", "check [listener] url and ca_file; records stay buffered"}});
+  }
+  return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(breaker_.RemainingCooldown()),
+                  std::chrono::milliseconds(100));
 }
 
 void Dispatcher::FinishIfDone() {

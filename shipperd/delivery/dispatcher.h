@@ -99,6 +99,7 @@ class Dispatcher {
   void OnTooLarge(const HttpResponse& response);
   void OnAuthFailure(int status);
   std::chrono::milliseconds OnTransient(const std::string& error);
+  std::chrono::milliseconds OnConfigurationError(const Status& error);
   void FinishIfDone();
   void UpdateStats(const std::function<void(DispatcherStats&)>& update);
 

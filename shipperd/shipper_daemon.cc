@@ -1,0 +1,212 @@
+#include "shipperd/shipper_daemon.h"
+
+#include <random>
+
+#include "common/daemon.h"
+#include "common/ids.h"
+#include "common/ipc_frame.h"
+#include "common/log.h"
+
+namespace pgagent {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+int64_t MonoMs(const Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Monotonic().time_since_epoch())
+      .count();
+}
+
+double Random01() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+}  // namespace
+
+DispatcherOptions ShipperDaemon::DispatcherOptionsFrom(const Config& config) {
+  DispatcherOptions o;
+  o.url = config.listener.url;
+  o.api_key = config.listener.api_key;
+  o.project_id = config.listener.project_id;
+  o.requests_per_minute = static_cast<int>(config.listener.requests_per_minute);
+  o.correlation_budget_per_record = static_cast<size_t>(config.listener.correlation_envelope_budget);
+  o.max_envelope_bytes = static_cast<size_t>(config.listener.max_envelope_bytes);
+  o.breaker.failure_threshold = static_cast<int>(config.listener.breaker_failure_threshold);
+  o.breaker.cooldown = std::chrono::seconds(config.listener.breaker_cooldown_s);
+  o.breaker.max_cooldown = std::chrono::seconds(config.listener.breaker_max_cooldown_s);
+  return o;
+}
+
+ShipperDaemon::ShipperDaemon(const Config& config, RecordBuffer& buffer, Transport& transport,
+                             const Clock& clock, std::function<void()> maintenance)
+    : config_(config),
+      buffer_(buffer),
+      transport_(transport),
+      clock_(clock),
+      maintenance_(std::move(maintenance)),
+      boot_id_(NewUuid()) {}
+
+ShipperDaemon::~ShipperDaemon() { Stop(); }
+
+Status ShipperDaemon::Start() {
+  IngestOptions io;
+  io.runtime_dir = config_.ipc.runtime_dir;
+  io.max_message_bytes = config_.ipc.max_message_bytes;
+  PGAGENT_ASSIGN_OR_RETURN(ingest_, IngestServer::Bind(io, buffer_, clock_));
+  dispatcher_ = std::make_unique<Dispatcher>(DispatcherOptionsFrom(config_), buffer_, transport_,
+                                             clock_, &Random01);
+  started_ = clock_.Monotonic();
+  next_health_ = started_ + std::chrono::seconds(config_.collection.interval_s);
+  next_reader_check_ = started_ + 60s;
+  ingest_beat_ms_ = MonoMs(clock_);
+  delivery_beat_ms_ = MonoMs(clock_);
+  ingest_thread_ = std::thread([this] { IngestLoop(); });
+  delivery_thread_ = std::thread([this] { DeliveryLoop(); });
+  log::Info("shipperd.started", {{"ingest", ingest_->endpoint()},
+                                  {"listener", config_.listener.url},
+                                  {"project_id", config_.listener.project_id},
+                                  {"buffer", config_.buffer.path}});
+  return Status::Ok();
+}
+
+void ShipperDaemon::Stop() {
+  stop_ = true;
+  wake_.notify_all();
+  if (ingest_thread_.joinable()) ingest_thread_.join();
+  if (delivery_thread_.joinable()) delivery_thread_.join();
+  ingest_.reset();
+}
+
+void ShipperDaemon::IngestLoop() {
+  bool failing = false;
+  while (!stop_) {
+    Status s = ingest_->Poll(200ms);
+    ingest_beat_ms_ = MonoMs(clock_);
+    if (!s.ok() && !failing) {
+      log::Error("ingest.buffer_failed", {{"error", s.ToString()},
+                                          {"effect", "records are not acknowledged; collectord keeps and resends them"}});
+    } else if (s.ok() && failing) {
+      log::Info("ingest.buffer_recovered");
+    }
+    failing = !s.ok();
+    if (failing) std::this_thread::sleep_for(100ms);
+  }
+}
+
+void ShipperDaemon::DeliveryLoop() {
+  while (!stop_) {
+    std::chrono::milliseconds wait = dispatcher_->Step();
+    delivery_beat_ms_ = MonoMs(clock_);
+    if (wait <= 0ms) continue;
+    std::unique_lock<std::mutex> lock(wake_mu_);
+    wake_.wait_for(lock, std::min(wait, std::chrono::milliseconds(1000)), [this] { return stop_.load(); });
+  }
+}
+
+void ShipperDaemon::Reconfigure(const Config& config) {
+  {
+    std::lock_guard<std::mutex> lock(config_mu_);
+    config_ = config;
+  }
+  // The dispatcher belongs to the delivery thread: pause it by taking the loop's turn.
+  // Simplest safe way: stop and restart the delivery thread around the change.
+  stop_ = true;
+  wake_.notify_all();
+  if (delivery_thread_.joinable()) delivery_thread_.join();
+  if (ingest_thread_.joinable()) ingest_thread_.join();
+  dispatcher_->Reconfigure(DispatcherOptionsFrom(config));
+  stop_ = false;
+  ingest_thread_ = std::thread([this] { IngestLoop(); });
+  delivery_thread_ = std::thread([this] { DeliveryLoop(); });
+}
+
+bool ShipperDaemon::Healthy() const {
+  const int64_t now = MonoMs(clock_);
+  // Delivery may sit in one request for the whole total timeout.
+  const int64_t delivery_limit = (config_.listener.timeout_s + 30) * 1000;
+  return now - ingest_beat_ms_ < 30000 && now - delivery_beat_ms_ < delivery_limit;
+}
+
+pgagent::v1::AgentHealth ShipperDaemon::Health() const {
+  pgagent::v1::AgentHealth h;
+  h.set_component("shipperd");
+  h.set_version(PGAGENT_VERSION);
+  h.set_uptime_s(std::chrono::duration<double>(clock_.Monotonic() - started_).count());
+  const SelfUsage usage = ReadSelfUsage();
+  h.set_rss_bytes(usage.rss_bytes);
+  if (dispatcher_) {
+    const DispatcherStats d = dispatcher_->stats();
+    h.set_breaker_state(d.breaker_state);
+    h.set_requests_sent(d.requests_sent);
+    h.set_requests_failed(d.requests_failed);
+    h.set_requests_429(d.requests_429);
+    h.set_dead_letters(d.dead_lettered);
+    auto& c = *h.mutable_counters();
+    c["records_delivered"] = d.records_delivered;
+    c["requests_ok"] = d.requests_ok;
+    c["auth_failures"] = d.auth_failures;
+    c["split_413"] = d.split_413;
+    c["correlation_envelopes"] = d.correlation_envelopes;
+    c["unlinked_correlation_ids"] = d.unlinked_correlation_ids;
+    c["coalesced_log_records"] = d.coalesced_log_records;
+    c["breaker_opens"] = d.breaker_opens;
+  }
+  if (ingest_) {
+    const IngestStats i = ingest_->stats();
+    auto& c = *h.mutable_counters();
+    c["ipc_records_stored"] = i.records_stored;
+    c["ipc_duplicates"] = i.duplicates;
+    c["ipc_malformed_frames"] = i.malformed_frames;
+    c["ipc_bad_protocol_version"] = i.bad_protocol_version;
+    c["ipc_invalid_records"] = i.invalid_records;
+    c["ipc_out_of_order"] = i.out_of_order;
+    c["ipc_disconnects"] = i.disconnects;
+    c["ipc_buffer_errors"] = i.buffer_errors;
+  }
+  if (auto stats = buffer_.Stats(); stats.ok()) {
+    h.set_buffer_records(stats->records);
+    h.set_buffer_bytes(stats->bytes);
+    h.set_buffer_oldest_age_s(stats->oldest_age_s);
+    uint64_t evicted = 0;
+    for (const auto& [kind, n] : stats->evicted_records_by_kind) evicted += n;
+    h.set_evicted_records(evicted);
+    (*h.mutable_counters())["buffer_corrupt_skipped"] = stats->corrupt_skipped;
+  }
+  return h;
+}
+
+void ShipperDaemon::AppendHealthRecord() {
+  pgagent::v1::Record r;
+  r.mutable_id()->set_boot_id(boot_id_);
+  r.mutable_id()->set_seq(++health_seq_);
+  r.set_kind(pgagent::v1::RECORD_KIND_HEALTH);
+  const auto now = clock_.Now().time_since_epoch();
+  r.mutable_collected_at()->set_seconds(std::chrono::duration_cast<std::chrono::seconds>(now).count());
+  r.mutable_collected_at()->set_nanos(static_cast<int32_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() % 1000000000));
+  {
+    std::lock_guard<std::mutex> lock(config_mu_);
+    r.set_project_id(config_.listener.project_id);
+    r.set_host(config_.agent.hostname.empty() ? HostName() : config_.agent.hostname);
+  }
+  *r.mutable_health() = Health();
+  auto stored = buffer_.Append({r});
+  if (!stored.ok()) log::Warn("shipperd.health_not_buffered", {{"error", stored.status().ToString()}});
+}
+
+void ShipperDaemon::Tick() {
+  const auto now = clock_.Monotonic();
+  if (now >= next_health_) {
+    AppendHealthRecord();
+    next_health_ = now + std::chrono::seconds(config_.collection.interval_s);
+    wake_.notify_all();
+  }
+  if (now >= next_reader_check_) {
+    if (maintenance_) maintenance_();
+    next_reader_check_ = now + 60s;
+  }
+}
+
+}  // namespace pgagent
