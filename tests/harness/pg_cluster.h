@@ -7,8 +7,17 @@
 // One cluster per test binary: use PgClusterEnvironment (a gtest Environment) or
 // PgCluster::Shared(). The cluster is stopped (pg_ctl stop -m immediate) and its directory
 // removed when the object is destroyed, also after a failed test.
+// A crashed test binary does not leave PostgreSQL behind: a small watchdog process (a
+// /bin/sh child reading a close-on-exec pipe) stops the postmaster (SIGQUIT, by the pid
+// in postmaster.pid) and removes the directory when the test process dies.
+// Settings beyond the above: compute_query_id=on, track_io_timing=on, log_directory='log'
+// inside the data dir, log_file_mode=0640 (data dir group-readable, initdb -g),
+// max_connections=200, fsync=off; PgClusterOptions::settings override any of them.
 // Thread-safety: not thread-safe; use from the test thread.
 #pragma once
+
+#include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <map>
 #include <memory>
@@ -25,6 +34,10 @@ struct PgClusterOptions {
   // Start with log_destination csvlog/jsonlog too (default on).
   bool all_log_formats = true;
 };
+
+// Directory with initdb/pg_ctl/postgres/psql: $PGAGENT_PG_BINDIR when set, else the newest
+// /usr/lib/postgresql/<major>/bin, else `pg_config --bindir`. kNotFound when none.
+Result<std::string> FindPgBinDir();
 
 class PgCluster {
  public:
@@ -53,7 +66,9 @@ class PgCluster {
                          const std::string& dbname = "postgres") const;
 
   // Runs SQL through psql as the superuser (or `user`); returns stdout (unaligned,
-  // tuples only, '|' separator). Errors carry psql's stderr.
+  // tuples only, '|' separator, trailing newlines removed). The SQL is fed on stdin with
+  // ON_ERROR_STOP, so several statements (and CREATE DATABASE) are fine.
+  // Errors carry psql's stderr.
   Result<std::string> Psql(const std::string& sql, const std::string& user = "postgres",
                            const std::string& dbname = "postgres") const;
 
@@ -63,18 +78,46 @@ class PgCluster {
   Status Stop();
   Status StartAgain();
   // ALTER SYSTEM SET name = value; SELECT pg_reload_conf().
+  // kInvalidArgument when name is not a plain (dotted) identifier.
   Status SetAndReload(const std::string& name, const std::string& value);
+
+  // Directory with the PostgreSQL binaries used (psql, pg_ctl, ...).
+  std::string bin_dir() const { return bin_dir_; }
+  // Absolute paths of the files in log_dir() ending in `suffix` (".log", ".csv",
+  // ".json"), oldest first by name.
+  std::vector<std::string> LogFiles(const std::string& suffix) const;
+  // Last bytes of the newest stderr log (and the pre-collector startup log), for errors.
+  std::string ServerLogTail() const;
 
  private:
   PgCluster() = default;
   Status RunInitdb(const PgClusterOptions& options);
+  Status WriteConfig(const PgClusterOptions& options);
+  Status StartWatchdog();
+  void StopWatchdog();
+  Status PgCtl(const std::vector<std::string>& args);
   Status WaitReady();
+  // The error `s` with the server log tail appended.
+  Status WithLog(const Status& s) const;
+  std::string startup_log() const { return root_dir_ + "/postmaster.log"; }
   std::string root_dir_;
   std::string data_dir_;
   std::string socket_dir_;
   std::string bin_dir_;
   int port_ = 0;
   bool started_ = false;
+  bool run_as_postgres_ = false;  // tests run as root: initdb/pg_ctl as `postgres`
+  pid_t owner_pid_ = -1;          // a forked child (death test) must not stop our cluster
+  pid_t watchdog_pid_ = -1;
+  int watchdog_fd_ = -1;  // write end; closing it (or dying) wakes the watchdog
+};
+
+// gtest Environment that starts PgCluster::Shared() before the first test, so a cluster
+// that cannot start fails fast with one clear message:
+//   ::testing::AddGlobalTestEnvironment(new pgagent::testing::PgClusterEnvironment);
+class PgClusterEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override;
 };
 
 }  // namespace pgagent::testing
