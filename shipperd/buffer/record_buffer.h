@@ -6,7 +6,9 @@
 //    ingest side acknowledges a record to collectord only after Append() returned OK.
 //  - Keys are strictly increasing across restarts (FIFO order).
 //  - A record is removed only by Remove() (after delivery), by eviction over the size cap,
-//    or by Purge().
+//    by AddDeadLetter(), by Purge(), or when it is found corrupt (skipped and counted).
+//  - Dead letters (envelopes the listener rejected permanently) live in their own capped
+//    store and keep the original Record, so RequeueDeadLetters() can append it again.
 //  - Deduplication: Append() stores each (boot_id, seq) at most once. The high-water mark
 //    per boot id is persisted in the same transaction as the records.
 // Thread-safety: implementations are safe to call from several threads (one writer at a
@@ -26,7 +28,7 @@ namespace pgagent {
 
 // One record as stored.
 struct BufferedItem {
-  uint64_t key = 0;           // buffer key, strictly increasing
+  uint64_t key = 0;  // buffer key, strictly increasing
   pgagent::v1::Record record;
   uint64_t stored_bytes = 0;  // bytes accounted against the cap
 };
@@ -40,13 +42,27 @@ struct AppendOutcome {
 struct BufferStats {
   uint64_t records = 0;
   uint64_t bytes = 0;
-  double oldest_age_s = 0;
+  double oldest_age_s = 0;  // since the head record was stored
   std::map<std::string, uint64_t> records_by_kind;
   std::map<std::string, uint64_t> evicted_records_by_kind;
   std::map<std::string, uint64_t> evicted_bytes_by_kind;
-  uint64_t dead_letters = 0;
+  uint64_t dead_letters = 0;  // dead letters kept now
   uint64_t corrupt_skipped = 0;
   uint64_t max_bytes = 0;
+  uint64_t dead_letter_bytes = 0;     // accounted bytes of the dead letters kept
+  uint64_t dead_lettered_total = 0;   // dead letters ever added
+  uint64_t dead_letters_dropped = 0;  // oldest dead letters dropped over their cap
+  uint64_t map_full_recoveries = 0;   // storage-full events recovered by extra eviction
+};
+
+// An envelope the listener rejected permanently (400, or 413 that cannot be split).
+struct DeadLetter {
+  uint64_t id = 0;                       // assigned by AddDeadLetter(), strictly increasing
+  int64_t dead_lettered_at_unix_ms = 0;  // assigned by AddDeadLetter()
+  int http_status = 0;
+  std::string envelope_json;   // the request body that was rejected
+  std::string response_body;   // the listener's answer (may be truncated)
+  pgagent::v1::Record record;  // the record the envelope came from
 };
 
 class RecordBuffer {
@@ -70,6 +86,28 @@ class RecordBuffer {
   virtual Status Remove(const std::vector<uint64_t>& keys) = 0;
 
   virtual Result<BufferStats> Stats() = 0;
+
+  // Removes every record (`pgagentctl queue purge --yes`); high-water marks, counters and
+  // dead letters are kept. Returns the number of records removed.
+  virtual Result<uint64_t> Purge() = 0;
+
+  // Stores `letter` (its id and time are assigned here) and, when remove_key is set,
+  // removes that record from the queue in the same transaction. Drops the oldest dead
+  // letters beyond the dead-letter cap (counted). Errors: kResourceExhausted when the letter
+  // alone is larger than the dead-letter cap; kUnavailable / kDataLoss on storage failure.
+  virtual Status AddDeadLetter(const DeadLetter& letter,
+                               std::optional<uint64_t> remove_key = std::nullopt) = 0;
+
+  // Up to `limit` dead letters, oldest first, with id > after.
+  virtual Result<std::vector<DeadLetter>> ListDeadLetters(size_t limit, uint64_t after = 0) = 0;
+
+  // Appends the records of these dead letters at the tail of the queue again (new keys,
+  // bypassing deduplication) and deletes the dead letters, in one transaction. Unknown ids
+  // are ignored; a letter whose record exceeds the cap stays. Returns the number requeued.
+  virtual Result<uint64_t> RequeueDeadLetters(const std::vector<uint64_t>& ids) = 0;
+
+  // Deletes every dead letter. Returns the number deleted.
+  virtual Result<uint64_t> PurgeDeadLetters() = 0;
 };
 
 }  // namespace pgagent
