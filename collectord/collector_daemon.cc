@@ -13,6 +13,7 @@
 #include "collectord/pg/pg_connection.h"
 #include "collectord/pg/privileges.h"
 #include "collectord/pg/statements_collector.h"
+#include "collectord/self_limiter.h"
 #include "collectord/sql/correlation.h"
 #include "collectord/system/backend_resources.h"
 #include "collectord/system/burst_controller.h"
@@ -99,6 +100,7 @@ struct CollectorParts {
   uint64_t burst_cycles = 0;
   uint64_t outbox_refused = 0;
   CpuShare cpu;
+  std::unique_ptr<SelfLimiter> limiter;
 };
 
 std::string BuildConninfo(const DatabaseConfig& db) {
@@ -204,6 +206,10 @@ Result<std::unique_ptr<CollectorParts>> BuildPgAndSystem(const Config& config, C
   bo.hold_down = std::chrono::seconds(config.collection.burst_hold_down_s);
   bo.max_burst_samples_per_minute = static_cast<uint32_t>(config.collection.burst_max_extra_cycles_per_min);
   parts->burst = std::make_unique<system::BurstController>(bo, clock);
+  SelfLimitOptions lo;
+  lo.max_rss_bytes = static_cast<uint64_t>(config.agent.max_rss_mb) << 20;
+  lo.max_cpu_percent = static_cast<double>(config.agent.max_cpu_percent);
+  parts->limiter = std::make_unique<SelfLimiter>(lo);
   return parts;
 }
 
@@ -383,7 +389,7 @@ void CollectorDaemon::Loop() {
       parts_->burst->Observe(signal.ok() ? *signal : system::LoadSignal{});
       const bool burst = parts_->burst->OnSample();
       RunCycle(burst);
-      const auto delay = parts_->burst->NextDelay();
+      const auto delay = parts_->burst->NextDelay() * parts_->limiter->interval_multiplier();
       auto next = now + delay;
       const auto end = clock_.Monotonic();
       while (next <= end) {  // the cycle overran: skip the slots it ate, never overlap
@@ -451,6 +457,8 @@ void CollectorDaemon::RunCycle(bool burst) {
   const SelfUsage usage = ReadSelfUsage();
   h.set_rss_bytes(usage.rss_bytes);
   h.set_cpu_percent(parts_->cpu.Sample());
+  ObserveSelfLimits(h.rss_bytes(), h.cpu_percent());
+  h.set_shedding(parts_->limiter->shedding());
   for (const auto& [name, stats] : parts_->runs) {
     auto* c = h.add_collectors();
     c->set_name(name);
@@ -489,6 +497,26 @@ void CollectorDaemon::RunCycle(bool burst) {
     health_ = h;
   }
   Offer(std::move(health));
+}
+
+void CollectorDaemon::ObserveSelfLimits(uint64_t rss_bytes, double cpu_percent) {
+  switch (parts_->limiter->Observe(rss_bytes, cpu_percent)) {
+    case SelfLimitChange::kStartedShedding:
+      log::Warn("collectord.shedding_work",
+                {{"reason", parts_->limiter->reason()},
+                 {"rss_mb", static_cast<uint64_t>(rss_bytes >> 20)},
+                 {"max_rss_mb", config_.agent.max_rss_mb},
+                 {"cpu_percent", cpu_percent},
+                 {"max_cpu_percent", config_.agent.max_cpu_percent},
+                 {"effect", "statement texts skipped, interval doubled until usage falls"}});
+      break;
+    case SelfLimitChange::kStoppedShedding:
+      log::Info("collectord.shedding_stopped", {{"rss_mb", static_cast<uint64_t>(rss_bytes >> 20)},
+                                                {"cpu_percent", cpu_percent}});
+      break;
+    case SelfLimitChange::kNone:
+      break;
+  }
 }
 
 void CollectorDaemon::Offer(Record record) {

@@ -69,6 +69,7 @@ class CollectorDaemon {
   void PumpLogs();
   void PumpOutbox(std::chrono::milliseconds timeout);
   void Offer(pgagent::v1::Record record);
+  void ObserveSelfLimits(uint64_t rss_bytes, double cpu_percent);
   void ApplyPendingConfig();
   void DrainOnStop(std::chrono::milliseconds grace);
   pgagent::v1::Record NewRecord(pgagent::v1::RecordKind kind) const;
