@@ -101,6 +101,7 @@ struct CollectorParts {
   uint64_t outbox_refused = 0;
   CpuShare cpu;
   std::unique_ptr<SelfLimiter> limiter;
+  bool shipper_alive = true;
 };
 
 std::string BuildConninfo(const DatabaseConfig& db) {
@@ -345,6 +346,7 @@ Status CollectorDaemon::Start() {
   oo.window.max_record_bytes = config_.ipc.max_message_bytes - 64 * 1024;
   oo.window.ack_timeout = std::chrono::milliseconds(config_.ipc.ack_timeout_ms);
   oo.window.heartbeat_interval = std::chrono::milliseconds(config_.ipc.heartbeat_interval_ms);
+  oo.window.peer_timeout = std::chrono::milliseconds(config_.ipc.heartbeat_timeout_ms);
   PGAGENT_ASSIGN_OR_RETURN(parts_->outbox, ZmqOutbox::Connect(oo, clock_));
   started_ = clock_.Monotonic();
   parts_->next_cycle = started_;
@@ -479,6 +481,7 @@ void CollectorDaemon::RunCycle(bool burst) {
   counters["ipc_resyncs"] = ob.window.resyncs;
   counters["ipc_new_boots"] = ob.window.new_boots;
   counters["ipc_malformed_frames"] = ob.malformed_frames;
+  counters["ipc_shipperd_alive"] = parts_->shipper_alive ? 1 : 0;
   counters["burst_cycles"] = parts_->burst_cycles;
   counters["statement_texts_fetched"] = parts_->statements->texts_fetched_total();
   counters["db_connections_lost"] = parts_->connection->connections_lost();
@@ -551,6 +554,19 @@ void CollectorDaemon::PumpLogs() {
 void CollectorDaemon::PumpOutbox(std::chrono::milliseconds timeout) {
   std::vector<Record> acked;
   parts_->outbox->Poll(timeout, &acked);
+  const bool alive = parts_->outbox->PeerAlive();
+  if (alive != parts_->shipper_alive) {
+    parts_->shipper_alive = alive;
+    if (alive) {
+      log::Info("ipc.shipperd_answering");
+    } else {
+      const auto s = parts_->outbox->stats().window;
+      log::Warn("ipc.shipperd_not_answering",
+                {{"socket", IngestSocketPath(config_.ipc.runtime_dir)},
+                 {"unacknowledged_records", s.inflight_records + s.pending_records},
+                 {"effect", "records wait in the window; log reading pauses when it is full"}});
+    }
+  }
   if (!parts_->log_source) return;
   for (const auto& r : acked) {
     if (r.kind() != pgagent::v1::RECORD_KIND_LOG || !r.log().has_cursor()) continue;

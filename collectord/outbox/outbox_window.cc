@@ -19,6 +19,11 @@ OutboxWindow::OutboxWindow(OutboxOptions options, const Clock& clock,
   boot_id_ = new_boot_id_();
   last_progress_ = clock_.Monotonic();
   last_sent_ = last_progress_;
+  last_heard_ = last_progress_;
+}
+
+bool OutboxWindow::PeerAlive() const {
+  return clock_.Monotonic() - last_heard_ < options_.peer_timeout;
 }
 
 Status OutboxWindow::Offer(Record record) {
@@ -140,6 +145,7 @@ void OutboxWindow::Resync() {
 }
 
 std::vector<Record> OutboxWindow::OnFrame(const Frame& frame) {
+  last_heard_ = clock_.Monotonic();
   std::vector<Record> acked;
   switch (frame.body_case()) {
     case Frame::kWelcome:

@@ -46,6 +46,9 @@ struct OutboxOptions {
   std::chrono::milliseconds ack_timeout{5000};
   // A heartbeat is sent after this much silence.
   std::chrono::milliseconds heartbeat_interval{1000};
+  // Nothing heard from shipperd for this long (heartbeats included): the peer counts as
+  // down (PeerAlive() false) until it answers again.
+  std::chrono::milliseconds peer_timeout{5000};
 };
 
 struct OutboxStats {
@@ -90,6 +93,9 @@ class OutboxWindow {
   std::vector<pgagent::v1::Record> OnFrame(const pgagent::v1::Frame& frame);
 
   const std::string& boot_id() const { return boot_id_; }
+  // False when shipperd has not answered anything (not even a heartbeat) within
+  // peer_timeout: a dead or hung peer is noticed even while no record is in flight.
+  bool PeerAlive() const;
   OutboxStats stats() const;
   // True when nothing is pending or in flight.
   bool Idle() const { return inflight_.empty() && pending_.empty(); }
@@ -130,6 +136,7 @@ class OutboxWindow {
   std::chrono::steady_clock::time_point hello_sent_at_{};
   std::chrono::steady_clock::time_point last_progress_{};
   std::chrono::steady_clock::time_point last_sent_{};
+  std::chrono::steady_clock::time_point last_heard_{};
   OutboxStats stats_;
 };
 

@@ -50,6 +50,7 @@ class ZmqOutbox {
 
   const std::string& boot_id() const { return window_.boot_id(); }
   bool Idle() const { return window_.Idle(); }
+  bool PeerAlive() const { return window_.PeerAlive(); }
   ZmqOutboxStats stats() const;
 
  private:

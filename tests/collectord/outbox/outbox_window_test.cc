@@ -247,5 +247,20 @@ TEST_F(OutboxWindowTest, SendsAHeartbeatAfterSilence) {
   EXPECT_TRUE(frames[0].has_heartbeat());
 }
 
+TEST_F(OutboxWindowTest, ASilentPeerIsNoticedThroughUnansweredHeartbeats) {
+  Pump();
+  Welcome(0);
+  EXPECT_TRUE(window_.PeerAlive());
+  for (int i = 0; i < 6; ++i) {  // heartbeats go out every second, nothing comes back
+    clock_.Advance(1s);
+    Pump();
+  }
+  EXPECT_FALSE(window_.PeerAlive());
+  Frame beat;
+  beat.mutable_heartbeat()->set_sent_ms(1);
+  window_.OnFrame(beat);
+  EXPECT_TRUE(window_.PeerAlive());
+}
+
 }  // namespace
 }  // namespace pgagent
