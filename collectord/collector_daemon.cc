@@ -391,6 +391,7 @@ void CollectorDaemon::Loop() {
       parts_->burst->Observe(signal.ok() ? *signal : system::LoadSignal{});
       const bool burst = parts_->burst->OnSample();
       RunCycle(burst);
+      last_cycle_unix_s_ = std::chrono::duration<double>(clock_.Now().time_since_epoch()).count();
       const auto delay = parts_->burst->NextDelay() * parts_->limiter->interval_multiplier();
       auto next = now + delay;
       const auto end = clock_.Monotonic();

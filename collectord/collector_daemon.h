@@ -57,6 +57,8 @@ class CollectorDaemon {
 
   bool Healthy() const;
   pgagent::v1::AgentHealth Health() const;
+  // Unix seconds when the last cycle ended; 0 before the first.
+  double LastCycleUnixS() const { return last_cycle_unix_s_.load(); }
 
   // --once: one cycle of every collector; returns the records (no IPC). Errors: the
   // database unreachable (kUnavailable naming host:port) or lacking pg_monitor /
@@ -81,6 +83,7 @@ class CollectorDaemon {
   std::atomic<bool> stop_{false};
   std::chrono::milliseconds stop_grace_{5000};
   std::atomic<int64_t> beat_ms_{0};
+  std::atomic<double> last_cycle_unix_s_{0};
   mutable std::mutex mu_;  // guards pending_config_ and health_
   std::optional<Config> pending_config_;
   pgagent::v1::AgentHealth health_;

@@ -10,6 +10,7 @@
 
 #include "collectord/collector_daemon.h"
 #include "common/cli.h"
+#include "common/control_socket.h"
 #include "common/daemon.h"
 #include "common/exit_codes.h"
 #include "common/log.h"
@@ -57,6 +58,15 @@ int Run(const CommandLineOptions& options) {
     log::Error("collectord.start_failed", {{"error", started.ToString()}});
     return started.code() == StatusCode::kInvalidArgument ? kExitConfig : kExitUnavailable;
   }
+  ControlServerOptions co;
+  co.path = ControlSocketPath(config.agent.control_dir, "collectord");
+  co.handler = StatusOnlyControlHandler(
+      "collectord", SystemClock::Instance(), [&daemon] { return daemon.Health(); },
+      [&daemon] { return daemon.LastCycleUnixS(); });
+  auto control = ControlServer::Start(co);
+  if (!control.ok()) {
+    log::Warn("control.unavailable", {{"path", co.path}, {"error", control.status().ToString()}});
+  }
   Notify("READY=1");
   Notify("STATUS=collecting every " + std::to_string(config.collection.interval_s) + " s");
   for (;;) {
@@ -83,6 +93,7 @@ int Run(const CommandLineOptions& options) {
     if (daemon.Healthy()) Notify("WATCHDOG=1");
   }
   Notify("STOPPING=1");
+  if (control.ok()) (*control)->Stop();
   daemon.Stop(5000ms);
   log::Info("collectord.stopped");
   return kExitOk;

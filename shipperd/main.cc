@@ -9,10 +9,12 @@
 #include <memory>
 
 #include "common/cli.h"
+#include "common/control_socket.h"
 #include "common/daemon.h"
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "shipperd/buffer/lmdb_buffer.h"
+#include "shipperd/control/shipper_control.h"
 #include "shipperd/delivery/curl_transport.h"
 #include "shipperd/shipper_daemon.h"
 
@@ -74,6 +76,18 @@ int Run(const CommandLineOptions& options) {
     log::Error("shipperd.start_failed", {{"error", started.ToString()}});
     return kExitUnavailable;
   }
+  ShipperStatusSources sources;
+  sources.health = [&daemon] { return daemon.Health(); };
+  sources.last_delivery_unix_s = [&daemon] { return daemon.LastDeliveryUnixS(); };
+  ShipperControlHandler control_handler(*lmdb, SystemClock::Instance(), sources);
+  ControlServerOptions co;
+  co.path = ControlSocketPath(config.agent.control_dir, "shipperd");
+  co.handler = control_handler.AsHandler();
+  auto control = ControlServer::Start(co);
+  if (!control.ok()) {
+    log::Warn("control.unavailable", {{"path", co.path}, {"error", control.status().ToString()},
+                                      {"effect", "pgagentctl reads the buffer directly"}});
+  }
   Notify("READY=1");
   Notify("STATUS=receiving on " + config.ipc.runtime_dir + ", delivering to " + config.listener.url);
   int exit_code = kExitOk;
@@ -102,6 +116,7 @@ int Run(const CommandLineOptions& options) {
     if (daemon.Healthy()) Notify("WATCHDOG=1");
   }
   Notify("STOPPING=1");
+  if (control.ok()) (*control)->Stop();
   abort_requests = true;
   daemon.Stop();
   log::Info("shipperd.stopped");

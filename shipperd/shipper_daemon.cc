@@ -177,6 +177,10 @@ pgagent::v1::AgentHealth ShipperDaemon::Health() const {
   return h;
 }
 
+double ShipperDaemon::LastDeliveryUnixS() const {
+  return dispatcher_ ? dispatcher_->stats().last_success_unix_s : 0;
+}
+
 void ShipperDaemon::AppendHealthRecord() {
   pgagent::v1::Record r;
   r.mutable_id()->set_boot_id(boot_id_);

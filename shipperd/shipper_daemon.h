@@ -47,6 +47,8 @@ class ShipperDaemon {
   // True while both threads made progress recently (for the systemd watchdog).
   bool Healthy() const;
   pgagent::v1::AgentHealth Health() const;
+  // Unix seconds of the last request the listener accepted; 0 when none yet.
+  double LastDeliveryUnixS() const;
   const std::atomic<bool>& stop_flag() const { return stop_; }
 
   static DispatcherOptions DispatcherOptionsFrom(const Config& config);

@@ -1,0 +1,326 @@
+#include "collectord/logs/log_enricher.h"
+
+#include <charconv>
+
+#include "collectord/logs/log_text.h"
+#include "collectord/sql/redact.h"
+
+namespace pgagent {
+namespace {
+
+using pgagent::v1::LogEntry;
+using pgagent::v1::LogEventClass;
+
+constexpr size_t kAppCacheMax = 1024;
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool Contains(std::string_view s, std::string_view p) { return s.find(p) != s.npos; }
+
+std::string RedactSqlCounted(std::string_view sql, EnrichCounters* c) {
+  RedactStats stats;
+  std::string out = RedactSql(sql, &stats);
+  if (stats.failed) ++c->redaction_failed;
+  return out;
+}
+
+// Replaces the parenthesized values after each ")=(" ("Key (id)=(42) already exists.").
+std::string RedactKeyValues(std::string_view line) {
+  std::string out;
+  size_t p = 0;
+  while (true) {
+    size_t k = line.find(")=(", p);
+    if (k == line.npos) break;
+    size_t v = k + 3;
+    int depth = 1;
+    size_t e = v;
+    for (; e < line.size() && depth > 0; ++e) {
+      if (line[e] == '(') ++depth;
+      if (line[e] == ')') --depth;
+    }
+    out.append(line.substr(p, v - p));
+    out.append("?");
+    if (depth != 0) return out + ")";  // unbalanced: drop the rest (fail closed)
+    p = e - 1;
+  }
+  out.append(line.substr(p));
+  return out;
+}
+
+std::string RedactDetailLine(std::string_view line, EnrichCounters* c) {
+  if (StartsWith(line, "parameters: ")) return RedactSqlCounted(line, c);
+  if (StartsWith(line, "Failing row contains (")) return "Failing row contains (?).";
+  if (StartsWith(line, "Process ")) {  // deadlock report: "Process 123: <query>"
+    size_t colon = line.find(": ");
+    if (colon != line.npos) {
+      std::string_view pid = line.substr(8, colon - 8);
+      bool numeric = !pid.empty() && pid.find_first_not_of("0123456789") == pid.npos;
+      if (numeric) {
+        return std::string(line.substr(0, colon + 2)) + RedactSqlCounted(line.substr(colon + 2), c);
+      }
+    }
+  }
+  if (Contains(line, ")=(")) return RedactKeyValues(line);
+  return std::string(line);
+}
+
+std::string RedactContextLine(std::string_view line, EnrichCounters* c) {
+  for (std::string_view opener : {"SQL statement \"", "SQL expression \""}) {
+    size_t s = line.find(opener);
+    size_t e = line.rfind('"');
+    if (s == line.npos || e == line.npos || e < s + opener.size()) continue;
+    size_t b = s + opener.size();
+    return std::string(line.substr(0, b)) + RedactSqlCounted(line.substr(b, e - b), c) +
+           std::string(line.substr(e));
+  }
+  return std::string(line);
+}
+
+template <typename Fn>
+std::string PerLine(std::string_view text, Fn fn) {
+  std::string out;
+  out.reserve(text.size());
+  size_t p = 0;
+  while (true) {
+    size_t nl = text.find('\n', p);
+    out += fn(text.substr(p, nl == text.npos ? text.npos : nl - p));
+    if (nl == text.npos) break;
+    out.push_back('\n');
+    p = nl + 1;
+  }
+  return out;
+}
+
+void Sanitize(std::string* s, EnrichCounters* c) {
+  if (SanitizeUtf8(s)) ++c->invalid_utf8;
+}
+
+void SanitizeAll(LogEntry* e, EnrichCounters* c) {
+  // mutable_x() allocates for an unset field: touch only fields that hold text.
+#define PGAGENT_SANITIZE_FIELD(name) \
+  if (!e->name().empty()) Sanitize(e->mutable_##name(), c)
+  PGAGENT_SANITIZE_FIELD(level);
+  PGAGENT_SANITIZE_FIELD(sqlstate);
+  PGAGENT_SANITIZE_FIELD(user);
+  PGAGENT_SANITIZE_FIELD(database);
+  PGAGENT_SANITIZE_FIELD(application_name);
+  PGAGENT_SANITIZE_FIELD(message);
+  PGAGENT_SANITIZE_FIELD(detail);
+  PGAGENT_SANITIZE_FIELD(hint);
+  PGAGENT_SANITIZE_FIELD(context);
+  PGAGENT_SANITIZE_FIELD(statement);
+  PGAGENT_SANITIZE_FIELD(remote_host);
+  PGAGENT_SANITIZE_FIELD(session_id);
+  PGAGENT_SANITIZE_FIELD(backend_type);
+  PGAGENT_SANITIZE_FIELD(command_tag);
+  PGAGENT_SANITIZE_FIELD(internal_query);
+  PGAGENT_SANITIZE_FIELD(virtual_transaction_id);
+  PGAGENT_SANITIZE_FIELD(location);
+#undef PGAGENT_SANITIZE_FIELD
+}
+
+bool IsRegexSpace(char c) {  // ECMAScript \s over ASCII
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+bool IsIdChar(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-';
+}
+
+}  // namespace
+
+std::optional<std::string> DefaultCommentCorrelation(std::string_view text) {
+  constexpr std::string_view kTag = "correlation:";
+  constexpr size_t kIdLen = 36;
+  for (size_t pos = text.find(kTag); pos != std::string_view::npos;
+       pos = text.find(kTag, pos + 1)) {
+    size_t b = pos;
+    while (b > 0 && IsRegexSpace(text[b - 1])) --b;
+    if (b < 2 || text[b - 2] != '/' || text[b - 1] != '*') continue;
+    size_t id = pos + kTag.size();
+    if (text.size() - id < kIdLen) continue;
+    size_t e = id;
+    while (e < id + kIdLen && IsIdChar(text[e])) ++e;
+    if (e != id + kIdLen) continue;
+    while (e < text.size() && IsRegexSpace(text[e])) ++e;
+    if (text.size() - e >= 2 && text[e] == '*' && text[e + 1] == '/') {
+      return std::string(text.substr(id, kIdLen));
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<double> ParseDurationMs(std::string_view m) {
+  constexpr std::string_view kDuration = "duration: ";
+  if (!StartsWith(m, kDuration)) return std::nullopt;
+  m.remove_prefix(kDuration.size());
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(m.data(), m.data() + m.size(), v);
+  if (ec != std::errc() || ptr == m.data()) return std::nullopt;
+  std::string_view rest(ptr, static_cast<size_t>(m.data() + m.size() - ptr));
+  if (!StartsWith(rest, " ms")) return std::nullopt;
+  return v;
+}
+
+bool SplitStatementMessage(std::string_view m, std::string_view* head, std::string_view* sql) {
+  size_t p = 0;
+  if (StartsWith(m, "duration: ")) {
+    size_t ms = m.find(" ms  ");
+    if (ms == m.npos) return false;
+    p = ms + 5;
+  }
+  std::string_view rest = m.substr(p);
+  size_t body;
+  if (StartsWith(rest, "statement: ")) {
+    body = 11;
+  } else if (StartsWith(rest, "plan:")) {
+    body = 5;
+  } else if (StartsWith(rest, "execute ") || StartsWith(rest, "parse ") ||
+             StartsWith(rest, "bind ")) {
+    size_t colon = rest.find(": ");
+    if (colon == rest.npos) return false;
+    body = colon + 2;
+  } else {
+    return false;
+  }
+  *head = m.substr(0, p + body);
+  *sql = m.substr(p + body);
+  return true;
+}
+
+LogEventClass ClassifyLogEntry(const LogEntry& e) {
+  std::string_view m = e.message();
+  std::string_view code = e.sqlstate();
+  std::string_view level = e.level();
+  const bool error = level == "ERROR" || level == "FATAL" || level == "PANIC";
+  if (code == "40P01" || StartsWith(m, "deadlock detected")) return v1::LOG_EVENT_CLASS_DEADLOCK;
+  if (StartsWith(m, "process ")) {  // log_lock_waits
+    if (Contains(m, " detected deadlock ")) return v1::LOG_EVENT_CLASS_DEADLOCK;
+    if (Contains(m, " still waiting for ") || Contains(m, " acquired ") ||
+        Contains(m, " avoided deadlock ")) {
+      return v1::LOG_EVENT_CLASS_LOCK_WAIT;
+    }
+  }
+  if (e.has_duration_ms()) return v1::LOG_EVENT_CLASS_SLOW_STATEMENT;
+  if (StartsWith(m, "checkpoint ") || StartsWith(m, "restartpoint ") ||
+      StartsWith(m, "checkpoints are occurring too frequently")) {
+    return v1::LOG_EVENT_CLASS_CHECKPOINT;
+  }
+  if (StartsWith(m, "automatic vacuum ") || StartsWith(m, "automatic aggressive vacuum ") ||
+      StartsWith(m, "automatic analyze ") || StartsWith(m, "canceling autovacuum task")) {
+    return v1::LOG_EVENT_CLASS_AUTOVACUUM;
+  }
+  if (code == "28P01" || code == "28000" || StartsWith(m, "no pg_hba.conf entry") ||
+      (error && Contains(m, "authentication failed"))) {
+    return v1::LOG_EVENT_CLASS_AUTHENTICATION;
+  }
+  if (StartsWith(m, "connection received: ") || StartsWith(m, "connection authorized: ") ||
+      StartsWith(m, "connection authenticated: ") ||
+      StartsWith(m, "replication connection authorized: ") || StartsWith(m, "disconnection: ")) {
+    return v1::LOG_EVENT_CLASS_CONNECTION;
+  }
+  if (code == "53200" || StartsWith(m, "out of memory")) return v1::LOG_EVENT_CLASS_OUT_OF_MEMORY;
+  if (StartsWith(m, "temporary file: ")) return v1::LOG_EVENT_CLASS_TEMP_FILE;
+  if (code == "42601" || StartsWith(m, "syntax error")) return v1::LOG_EVENT_CLASS_SYNTAX_ERROR;
+  // stderr without %e has no SQLSTATE: recognise the constraint messages by their text.
+  if (StartsWith(code, "23") ||
+      (error && Contains(m, " violates ") && Contains(m, " constraint"))) {
+    return v1::LOG_EVENT_CLASS_CONSTRAINT_ERROR;
+  }
+  return v1::LOG_EVENT_CLASS_OTHER;
+}
+
+Result<std::unique_ptr<LogEnricher>> LogEnricher::Create(
+    bool redact, const std::optional<CorrelationOptions>& correlation) {
+  std::unique_ptr<LogEnricher> e(new LogEnricher());
+  e->redact_ = redact;
+  if (correlation.has_value()) {
+    PGAGENT_ASSIGN_OR_RETURN(CorrelationExtractor x, CorrelationExtractor::Create(*correlation));
+    e->correlation_.emplace(std::move(x));
+    // The default comment pattern has a regex-free twin (the regex costs ~1 us per comment).
+    e->default_comment_pattern_ =
+        correlation->comment_pattern == CorrelationOptions{}.comment_pattern;
+  }
+  return e;
+}
+
+std::optional<std::string> LogEnricher::Correlation(
+    const LogEntry& e, std::unordered_map<std::string, std::string>* cache) const {
+  if (!correlation_.has_value()) return std::nullopt;
+  if (!e.application_name().empty()) {
+    auto it = cache->find(e.application_name());
+    if (it == cache->end()) {
+      if (cache->size() >= kAppCacheMax) cache->clear();
+      auto id = correlation_->FromApplicationName(e.application_name());
+      it = cache->emplace(e.application_name(), id.value_or(std::string())).first;
+    }
+    if (!it->second.empty()) return it->second;
+  }
+  // Comment patterns match SQL comments: skip texts without one. The message is searched
+  // only when the statement did not come out of it.
+  auto from_query = [&](const std::string& text) -> std::optional<std::string> {
+    if (text.find("/*") == std::string::npos) return std::nullopt;
+    if (default_comment_pattern_) return DefaultCommentCorrelation(text);
+    return correlation_->FromQuery(text);
+  };
+  const std::string& statement = e.statement();
+  if (auto id = from_query(statement)) return id;
+  const std::string& message = e.message();
+  bool statement_from_message =
+      !statement.empty() && message.size() >= statement.size() &&
+      message.compare(message.size() - statement.size(), statement.size(), statement) == 0;
+  if (!statement_from_message) return from_query(message);
+  return std::nullopt;
+}
+
+void LogEnricher::Finish(LogEntry* e, std::unordered_map<std::string, std::string>* app_cache,
+                         EnrichCounters* counters) const {
+  SanitizeAll(e, counters);
+  if (auto d = ParseDurationMs(e->message())) e->set_duration_ms(*d);
+  std::string_view head, sql;
+  if (e->statement().empty() && SplitStatementMessage(e->message(), &head, &sql) &&
+      !(head.size() >= 5 && head.substr(head.size() - 5) == "plan:")) {
+    e->set_statement(std::string(sql));
+  }
+  if (auto id = Correlation(*e, app_cache)) e->set_correlation_id(std::move(*id));
+  e->set_event_class(ClassifyLogEntry(*e));
+  e->set_parsed(true);
+  if (redact_) Redact(e, counters);
+}
+
+void LogEnricher::Redact(LogEntry* e, EnrichCounters* c) const {
+  std::string_view head, sql;
+  const bool message_has_sql = SplitStatementMessage(e->message(), &head, &sql);
+  // "duration: X ms  statement: <sql>": the statement field is that same SQL; redact once.
+  const bool same_sql = message_has_sql && sql == e->statement();
+  if (!e->statement().empty()) e->set_statement(RedactSqlCounted(e->statement(), c));
+  if (!e->internal_query().empty()) {
+    e->set_internal_query(RedactSqlCounted(e->internal_query(), c));
+  }
+  if (same_sql) {
+    std::string message(head);
+    message += e->statement();
+    e->set_message(std::move(message));
+  } else if (message_has_sql) {
+    e->set_message(std::string(head) + RedactSqlCounted(sql, c));
+  } else if (!e->message().empty()) {
+    e->set_message(RedactSecrets(e->message()));
+  }
+  if (!e->detail().empty()) {
+    e->set_detail(RedactSecrets(
+        PerLine(e->detail(), [&](std::string_view l) { return RedactDetailLine(l, c); })));
+  }
+  if (!e->context().empty()) {
+    e->set_context(RedactSecrets(
+        PerLine(e->context(), [&](std::string_view l) { return RedactContextLine(l, c); })));
+  }
+  if (!e->hint().empty()) e->set_hint(RedactSecrets(e->hint()));
+}
+
+void LogEnricher::FinishUnparsed(LogEntry* e, EnrichCounters* counters) const {
+  Sanitize(e->mutable_message(), counters);
+  e->set_parsed(false);
+  e->set_event_class(v1::LOG_EVENT_CLASS_OTHER);
+  if (redact_) e->set_message(RedactSecrets(e->message()));
+}
+
+}  // namespace pgagent

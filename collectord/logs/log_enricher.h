@@ -1,0 +1,73 @@
+// The last step of parsing an entry, shared by all formats: repairs invalid UTF-8, reads
+// duration_ms and the statement carried by "duration: X ms  statement: ..." style messages,
+// extracts the correlation id (application_name first, then the SQL comment of the
+// statement or message; BEFORE redaction), classifies the event, and redacts what could
+// hold data or secrets (issue 5 section 3): statement and internal_query and the SQL part of
+// messages through RedactSql (literals), free text (message, detail, hint, context) through
+// RedactSecrets (passwords, connection strings), plus bind parameters, deadlock reports'
+// queries and key values in DETAIL. RedactSql fails closed (the whole text is replaced by a
+// marker). Redaction can be turned off (send_raw_query_text).
+// Thread-safety: immutable after Create(); Finish() may be called concurrently with
+// distinct caches.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "collectord/sql/correlation.h"
+#include "common/status.h"
+#include "pgagent/v1/records.pb.h"
+
+namespace pgagent {
+
+struct EnrichCounters {
+  int redaction_failed = 0;  // fields replaced by the fail-closed marker
+  int invalid_utf8 = 0;      // fields with invalid UTF-8 replaced
+};
+
+class LogEnricher {
+ public:
+  // Errors: kInvalidArgument when a correlation pattern does not compile.
+  static Result<std::unique_ptr<LogEnricher>> Create(
+      bool redact, const std::optional<CorrelationOptions>& correlation);
+
+  // Completes *entry in place. `app_cache` memoizes application_name -> correlation id
+  // (owned by the caller, one per thread; bounded here).
+  void Finish(pgagent::v1::LogEntry* entry, std::unordered_map<std::string, std::string>* app_cache,
+              EnrichCounters* counters) const;
+
+  // Unparsed line: UTF-8 repair and secrets redaction of the raw text in entry->message.
+  void FinishUnparsed(pgagent::v1::LogEntry* entry, EnrichCounters* counters) const;
+
+ private:
+  LogEnricher() = default;
+  void Redact(pgagent::v1::LogEntry* e, EnrichCounters* counters) const;
+  std::optional<std::string> Correlation(const pgagent::v1::LogEntry& e,
+                                         std::unordered_map<std::string, std::string>* cache) const;
+
+  bool redact_ = true;
+  std::optional<CorrelationExtractor> correlation_;
+  bool default_comment_pattern_ = false;
+};
+
+// The event class of an entry from its level, sqlstate, message and duration.
+pgagent::v1::LogEventClass ClassifyLogEntry(const pgagent::v1::LogEntry& entry);
+
+// The id matched by CorrelationOptions' default comment_pattern
+// (/\*\s*correlation:([0-9a-fA-F-]{36})\s*\*/), without a regex. Used when that pattern is
+// configured; tested against CorrelationExtractor.
+std::optional<std::string> DefaultCommentCorrelation(std::string_view text);
+
+// "duration: 12.345 ms..." -> 12.345; nullopt for other messages.
+std::optional<double> ParseDurationMs(std::string_view message);
+
+// Splits a message that carries a statement ("statement: ...", "duration: X ms  statement:
+// ...", "execute <name>: ...", "parse/bind <name>: ...", with or without a duration,
+// "duration: X ms  plan:..." from auto_explain) into the head and the SQL. Returns false for
+// other messages.
+bool SplitStatementMessage(std::string_view message, std::string_view* head, std::string_view* sql);
+
+}  // namespace pgagent

@@ -1,0 +1,105 @@
+// Turns the physical lines of ONE log file into complete entries: joins multi-line entries
+// (tab-indented continuation lines, DETAIL/HINT/CONTEXT/STATEMENT/QUERY/LOCATION follow-up
+// lines of the same pid in stderr, csv records whose quoted fields hold newlines), parses
+// them with its LogParser, then enriches (duration, correlation id, event class) and redacts
+// them. Lines that match no format become entries with parsed = false and are counted.
+//
+// Usage by the tailer: one assembler per followed file; Push() every complete line in file
+// order; call FlushIfIdle() when no line arrived for a while (a stderr entry is only known
+// to be complete when the next one starts); Flush() before switching to another file.
+//
+// Thread-safety: not thread-safe; one thread (the tailer's) drives an instance. The
+// LogParser must outlive the assembler.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "collectord/logs/log_line.h"
+#include "collectord/logs/log_parser.h"
+
+namespace pgagent {
+
+struct StderrLine;
+
+struct LogAssemblerOptions {
+  // A pending entry is emitted when no line arrived for this long (FlushIfIdle).
+  std::chrono::milliseconds idle_timeout{250};
+  // An entry (all its lines, or one csv record) larger than this is cut, emitted with
+  // truncated = true, and the rest of it is skipped. Bounds memory on garbage input
+  // (an unterminated csv quote).
+  size_t max_entry_bytes = size_t{4} << 20;
+};
+
+// Counters of one assembler since construction (for the health record).
+struct LogParseStats {
+  uint64_t lines = 0;             // physical lines pushed
+  uint64_t entries = 0;           // entries emitted (parsed or not)
+  uint64_t unparsed = 0;          // entries emitted with parsed = false
+  uint64_t truncated = 0;         // entries emitted with truncated = true
+  uint64_t redaction_failed = 0;  // fields replaced by the fail-closed marker
+  uint64_t invalid_utf8 = 0;      // fields in which invalid UTF-8 was replaced
+  uint64_t unknown_timezone = 0;  // timestamps whose zone was not understood (taken as UTC)
+};
+
+class LogEntryAssembler {
+ public:
+  explicit LogEntryAssembler(const LogParser& parser, LogAssemblerOptions options = {});
+  ~LogEntryAssembler();
+  LogEntryAssembler(const LogEntryAssembler&) = delete;
+  LogEntryAssembler& operator=(const LogEntryAssembler&) = delete;
+
+  // Pushes one physical line read at `now`; appends the entries it completes to *out (zero,
+  // one, or two: a pending entry plus an unparsed line). Never fails: bad input becomes
+  // unparsed entries.
+  void Push(const LogLine& line, std::chrono::steady_clock::time_point now,
+            std::vector<AssembledEntry>* out);
+  // Emits the pending entry when the last line arrived more than idle_timeout before `now`.
+  void FlushIfIdle(std::chrono::steady_clock::time_point now, std::vector<AssembledEntry>* out);
+  // Emits the pending entry, if any (end of file before a switch, shutdown).
+  void Flush(std::vector<AssembledEntry>* out);
+  // Drops the pending entry without emitting it (the file was truncated under us).
+  void Reset();
+
+  bool has_pending() const { return pending_.active; }
+  const LogParseStats& stats() const { return stats_; }
+
+ private:
+  // Which field a stderr continuation line appends to.
+  enum class Part { kMessage, kDetail, kHint, kContext, kStatement, kQuery, kLocation };
+  struct Pending {
+    bool active = false;
+    pgagent::v1::LogEntry entry;
+    Part part = Part::kMessage;
+    std::string csv;  // csvlog: the record so far, lines joined by '\n'
+    bool csv_in_quotes = false;
+    size_t bytes = 0;
+    uint64_t end_offset = 0;
+    std::chrono::steady_clock::time_point last_push{};
+  };
+
+  void PushStderr(const LogLine& line, std::vector<AssembledEntry>* out);
+  void PushCsv(const LogLine& line, std::vector<AssembledEntry>* out);
+  void PushJson(const LogLine& line, std::vector<AssembledEntry>* out);
+  bool SameProcess(const StderrLine& line) const;
+  void StartStderrEntry(const StderrLine& sl, const LogLine& line);
+  std::string* PartField();
+  void AppendToPart(std::string_view text, bool truncated, bool force_newline);
+  void EmitPending(std::vector<AssembledEntry>* out);
+  void EmitUnparsed(const LogLine& line, std::vector<AssembledEntry>* out);
+  void Emit(pgagent::v1::LogEntry&& entry, uint64_t end_offset, std::vector<AssembledEntry>* out);
+
+  const LogParser& parser_;
+  LogAssemblerOptions options_;
+  Pending pending_;
+  LogParseStats stats_;
+  // application_name -> correlation id ("" for none); bounded, cleared when full.
+  std::unordered_map<std::string, std::string> app_correlation_cache_;
+  std::vector<std::string> csv_fields_;  // reused by every csv record
+};
+
+}  // namespace pgagent
