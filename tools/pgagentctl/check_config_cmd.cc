@@ -30,7 +30,7 @@ void PrintHuman(const pgagent::v1::ConfigCheckReport& report) {
 int RunCheckConfig(const GlobalOptions& options, const std::string& path, bool print_values) {
   pgagent::v1::ConfigCheckReport report;
   report.set_path(ResolveCtlConfigPath(options, path));
-  auto loaded = LoadConfig(report.path(), ProcessEnvironment(), ConfigRequirements{});
+  auto loaded = LoadConfig(report.path(), CtlEnvironment(), ConfigRequirements{});
   report.set_ok(loaded.ok());
   if (!loaded.ok()) {
     report.set_error(loaded.status().message());

@@ -36,6 +36,11 @@ struct GlobalOptions {
 // Loads the config by the precedence above (no API key required).
 // Errors: as LoadConfig (the caller exits kExitConfig).
 Result<LoadedConfig> LoadCtlConfig(const GlobalOptions& options);
+// Where the Debian package's units load the secrets from (LoadCredential=).
+inline constexpr const char* kPackageCredentialsDir = "/etc/pgagent/credentials";
+// The process environment, plus CREDENTIALS_DIRECTORY=kPackageCredentialsDir when that is
+// unset and the directory is readable (an administrator running pgagentctl by hand).
+Environment CtlEnvironment();
 // The path LoadCtlConfig() would read, for `explicit_path` empty.
 std::string ResolveCtlConfigPath(const GlobalOptions& options, const std::string& explicit_path);
 

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include <unistd.h>
+
 #include "common/cli.h"
 #include "tools/pgagentctl/ctl.h"
 
@@ -18,8 +20,19 @@ std::string ResolveCtlConfigPath(const GlobalOptions& options, const std::string
   return resolved.ok() ? *resolved : std::string(kDefaultConfigPath);
 }
 
+Environment CtlEnvironment() {
+  Environment env = ProcessEnvironment();
+  // Run by an administrator outside systemd: find the secrets where the package's units
+  // load them from, so that check-config and test-connection see what the daemons see.
+  if (env.find("CREDENTIALS_DIRECTORY") == env.end() &&
+      access(kPackageCredentialsDir, R_OK | X_OK) == 0) {
+    env["CREDENTIALS_DIRECTORY"] = kPackageCredentialsDir;
+  }
+  return env;
+}
+
 Result<LoadedConfig> LoadCtlConfig(const GlobalOptions& options) {
-  return LoadConfig(ResolveCtlConfigPath(options, ""), ProcessEnvironment(), ConfigRequirements{});
+  return LoadConfig(ResolveCtlConfigPath(options, ""), CtlEnvironment(), ConfigRequirements{});
 }
 
 std::string ToJson(const google::protobuf::Message& message) {
