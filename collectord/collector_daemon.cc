@@ -521,6 +521,7 @@ void CollectorDaemon::ObserveSelfLimits(uint64_t rss_bytes, double cpu_percent) 
     case SelfLimitChange::kNone:
       break;
   }
+  parts_->statements->set_fetch_texts(parts_->limiter->fetch_statement_texts());
 }
 
 void CollectorDaemon::Offer(Record record) {
