@@ -1,0 +1,1053 @@
+#include "bench/e2e/e2e_runner.h"
+
+#include <libpq-fe.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "tests/harness/pg_cluster.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/test_listener.h"
+#include "tests/support/child_process.h"
+
+namespace pgagent::e2e {
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using pgagent::testing::ChildProcess;
+using pgagent::testing::PgCluster;
+using pgagent::testing::TestListener;
+
+double SecondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string UtcNow() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// ---------------------------------------------------------------- a daemon under test
+
+// One daemon binary, restarted as needed; each process instance gets its own sample series.
+class Daemon {
+ public:
+  Daemon(std::string name, std::string binary, std::string config, std::string log)
+      : name_(std::move(name)), binary_(std::move(binary)), config_(std::move(config)), log_(std::move(log)) {}
+
+  Status Start(double t_s) {
+    auto child = ChildProcess::Start({binary_, config_}, log_);
+    if (!child.ok()) return child.status();
+    proc_ = std::move(*child);
+    series_.emplace_back();
+    started_at_.push_back(t_s);
+    return Status::Ok();
+  }
+  void Kill9() {
+    if (!proc_) return;
+    proc_->Signal(SIGKILL);
+    (void)proc_->Wait(10s);
+    proc_.reset();
+  }
+  // SIGTERM; returns the exit code (-1 when not running).
+  int Stop(std::chrono::milliseconds grace) {
+    if (!proc_) return -1;
+    const int code = proc_->Stop(grace);
+    proc_.reset();
+    return code;
+  }
+  // The exit code when the process ended by itself, else nullopt.
+  std::optional<int> ExitedByItself() {
+    if (!proc_ || proc_->running()) return std::nullopt;
+    auto code = proc_->Wait(0ms);
+    proc_.reset();
+    return code.value_or(-1);
+  }
+  bool running() const { return proc_ != nullptr; }
+  void Sample(double t_s) {
+    if (!proc_) return;
+    auto s = ReadProcSample(proc_->pid());
+    if (!s.ok()) return;
+    s->t_s = t_s;
+    series_.back().Add(*s);
+  }
+  const std::vector<SampleSeries>& series() const { return series_; }
+  const std::string& name() const { return name_; }
+  const std::string& log() const { return log_; }
+
+ private:
+  std::string name_, binary_, config_, log_;
+  std::unique_ptr<ChildProcess> proc_;
+  std::vector<SampleSeries> series_;
+  std::vector<double> started_at_;
+};
+
+DaemonStats Summarize(const Daemon& d, double wall_s) {
+  DaemonStats st;
+  st.name = d.name();
+  st.instances = static_cast<int>(d.series().size());
+  double cpu = 0, longest = -1;
+  for (const SampleSeries& s : d.series()) {
+    if (s.samples().size() < 2) continue;
+    cpu += s.samples().back().cpu_s - s.samples().front().cpu_s;
+    for (const auto& p : s.samples()) st.rss_max_mb_all = std::max(st.rss_max_mb_all, p.rss_kb / 1024.0);
+    const SeriesStats ss = s.Stats();
+    if (ss.seconds > longest) {
+      longest = ss.seconds;
+      st.longest = ss;
+    }
+  }
+  st.cpu_percent_all = wall_s > 0 ? cpu / wall_s * 100.0 : 0;
+  return st;
+}
+
+// ---------------------------------------------------------------- the marker log writer
+
+// Writes numbered RAISE LOG markers at a fixed rate through its own libpq connection, so
+// they travel the server's real logging collector into the log file collectord follows.
+// A failed batch (server restarting) is retried with the same numbers: a number is counted
+// as written only when its batch committed.
+class MarkerWriter {
+ public:
+  MarkerWriter(std::string conninfo, int per_second) : conninfo_(std::move(conninfo)), rate_(per_second) {}
+  ~MarkerWriter() { Stop(); }
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  uint64_t written() const { return written_; }
+  uint64_t errors() const { return errors_; }
+
+ private:
+  void Run() {
+    PGconn* conn = nullptr;
+    const auto t0 = Clock::now();
+    while (!stop_) {
+      if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+        if (conn != nullptr) PQfinish(conn);
+        conn = PQconnectdb(conninfo_.c_str());
+        if (PQstatus(conn) != CONNECTION_OK) {
+          ++errors_;
+          std::this_thread::sleep_for(200ms);
+          continue;
+        }
+      }
+      const uint64_t target = static_cast<uint64_t>(SecondsSince(t0) * rate_);
+      const uint64_t done = written_;
+      if (target <= done) {
+        std::this_thread::sleep_for(10ms);
+        continue;
+      }
+      const uint64_t batch = std::min<uint64_t>(target - done, std::max(rate_ / 5, 1));
+      const std::string from = std::to_string(done + 1), to = std::to_string(done + batch);
+      const char* params[2] = {from.c_str(), to.c_str()};
+      PGresult* r = PQexecParams(conn, "SELECT pgagent_e2e_mark($1::bigint, $2::bigint)", 2, nullptr, params,
+                                 nullptr, nullptr, 0);
+      const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+      PQclear(r);
+      if (ok) {
+        written_ = done + batch;
+      } else {
+        ++errors_;
+        std::this_thread::sleep_for(100ms);
+      }
+    }
+    if (conn != nullptr) PQfinish(conn);
+  }
+
+  std::string conninfo_;
+  int rate_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> written_{0};
+  std::atomic<uint64_t> errors_{0};
+  std::thread thread_;
+};
+
+// ---------------------------------------------------------------- the ledger's parser thread
+
+// Parses fetched listener JSON into a DeliveryLedger on its own thread, so the runner's
+// loop (and the listener, held while the runner fetches) never waits for the parsing.
+class LedgerFeeder {
+ public:
+  LedgerFeeder() : thread_([this] { Run(); }) {}
+  ~LedgerFeeder() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void Push(std::string json) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(json));
+    }
+    cv_.notify_all();
+  }
+  // Waits until everything pushed so far is in the ledger.
+  void Flush() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  }
+  void Reset() {
+    Flush();
+    std::lock_guard<std::mutex> lock(mu_);
+    ledger_ = DeliveryLedger();
+  }
+  uint64_t MarkersSeenUpTo(uint64_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ledger_.MarkersSeenUpTo(n);
+  }
+  LedgerSummary Summarize(uint64_t markers_written) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ledger_.Summarize(markers_written);
+  }
+  uint64_t row_gaps() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return row_gaps_;
+  }
+  uint64_t parse_errors() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return parse_errors_;
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stop_
+      std::string json = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      google::protobuf::ListValue rows;
+      const bool parsed = google::protobuf::util::JsonStringToMessage(json, &rows).ok();
+      std::vector<int64_t> ids;
+      for (const auto& v : rows.values()) {
+        auto it = v.struct_value().fields().find("row_id");
+        if (it != v.struct_value().fields().end()) ids.push_back(static_cast<int64_t>(it->second.number_value()));
+      }
+      std::sort(ids.begin(), ids.end());
+      lock.lock();
+      if (!parsed) ++parse_errors_;
+      // Row ids are assigned in order and survive clear-stored: a gap means rows were
+      // stored between the fetch and the clear (the harness lost them, not the agent).
+      for (int64_t id : ids) {
+        if (id > next_row_id_) row_gaps_ += static_cast<uint64_t>(id - next_row_id_);
+        next_row_id_ = std::max(next_row_id_, id + 1);
+      }
+      ledger_.Add(rows);
+      busy_ = false;
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  bool busy_ = false;
+  bool stop_ = false;
+  DeliveryLedger ledger_;
+  int64_t next_row_id_ = 1;
+  uint64_t row_gaps_ = 0;
+  uint64_t parse_errors_ = 0;
+  std::thread thread_;  // last: starts after the members above exist
+};
+
+// ---------------------------------------------------------------- the run
+
+class Runner {
+ public:
+  explicit Runner(const E2eOptions& o) : o_(o) {}
+  ~Runner() {
+    if (dir_.empty()) return;
+    if (o_.keep_dir) {
+      Say("kept " + dir_);
+    } else {
+      pgagent::testing::RemoveTree(dir_);
+    }
+  }
+
+  Status SetUp(E2eReport* report);
+  void Overhead(OverheadResult* out);
+  void Soak(SoakResult* out);
+  void Footprint(int interval_s, FootprintResult* out);
+
+ private:
+  void Say(const std::string& s) const {
+    if (o_.progress) o_.progress(s);
+  }
+  std::string Bin(const std::string& rel) const {
+    return (o_.binary_dir.empty() ? pgagent::testing::BinaryDir() : o_.binary_dir) + "/" + rel;
+  }
+  // A config for one phase; `tag` names its state/buffer/run dirs.
+  std::string WriteConfig(const std::string& tag, int interval_s, const std::string& log_start);
+  Result<double> RunPgbench(int seconds);
+  // Fetches and clears the listener's rows into ledger_. While the listener is up, new
+  // requests are held ("hang") during the fetch so no row is stored between fetch and clear.
+  Status Drain(bool listener_down);
+  void Progress(double t, const std::string& what, std::vector<ChaosEvent>* events) const {
+    if (events) events->push_back({t, what});
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "[%7.1fs] ", t);
+    Say(buf + what);
+  }
+
+  E2eOptions o_;
+  std::unique_ptr<PgCluster> pg_;
+  std::unique_ptr<TestListener> listener_;
+  std::string dir_;
+  LedgerFeeder ledger_;
+};
+
+std::string Runner::WriteConfig(const std::string& tag, int interval_s, const std::string& log_start) {
+  const std::string path = dir_ + "/" + tag + ".ini";
+  std::ofstream f(path);
+  f << "; pgagent end-to-end run, phase " << tag << "\n"
+    << "[database]\nhost = 127.0.0.1\nport = " << pg_->port() << "\nname = postgres\nuser = bitville_monitor\n"
+    << "[collection]\ninterval_s = " << interval_s << "\nlog_path = auto\nlog_start = " << log_start << "\n"
+    << "[listener]\nurl = " << listener_->ingest_url() << "\napi_key = " << listener_->options().api_key
+    << "\nproject_id = e2e\nca_file = " << listener_->ca_file() << "\n"
+    // 1 s snapshots (4 envelopes/s) plus 10k log lines/s need far more than the contract's
+    // 100 requests/min; the test listener's limit is disabled to match.
+    << "requests_per_minute = 6000\n"
+    << "[buffer]\npath = " << dir_ << "/" << tag << "-buffer\nmax_size_mb = " << o_.buffer_max_mb << "\n"
+    << "[ipc]\nruntime_dir = " << dir_ << "/" << tag << "-run\n"
+    << "[agent]\nstate_dir = " << dir_ << "/" << tag << "-state\ncontrol_dir = " << dir_ << "/" << tag
+    << "-run\n";
+  f.close();
+  chmod(path.c_str(), 0600);
+  return path;
+}
+
+Status Runner::SetUp(E2eReport* report) {
+  for (const char* rel : {"collectord/pgagent-collectord", "shipperd/pgagent-shipperd"}) {
+    if (access(Bin(rel).c_str(), X_OK) != 0) return NotFoundError(Bin(rel) + " is not built");
+  }
+  pgagent::testing::PgClusterOptions po;
+  po.settings["log_min_duration_statement"] = "0";
+  po.settings["log_rotation_size"] = "0";  // rotations only when the chaos schedule says so
+  po.settings["log_rotation_age"] = "0";
+  po.all_log_formats = false;  // stderr only: the format most installations follow
+  Say("starting PostgreSQL");
+  PGAGENT_ASSIGN_OR_RETURN(pg_, PgCluster::Start(po));
+  PGAGENT_RETURN_IF_ERROR(pg_->Psql(
+                                 "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
+                                 "CREATE ROLE bitville_monitor LOGIN;"
+                                 "GRANT pg_monitor TO bitville_monitor;"
+                                 "CREATE FUNCTION pgagent_e2e_mark(a bigint, b bigint) RETURNS bigint "
+                                 "LANGUAGE plpgsql AS $$BEGIN FOR i IN a..b LOOP "
+                                 "RAISE LOG 'pgagent-e2e-mark %', i; END LOOP; RETURN b - a + 1; END$$;")
+                              .status());
+  pgagent::testing::TestListenerOptions lo;
+  lo.rate_limit_per_minute = 0;
+  Say("starting the HTTPS test listener");
+  PGAGENT_ASSIGN_OR_RETURN(listener_, TestListener::Start(lo));
+  PGAGENT_ASSIGN_OR_RETURN(dir_, pgagent::testing::MakeTempDir("pgagent-e2e-"));
+
+  auto version = pg_->Psql("SHOW server_version");
+  report->environment["postgresql"] = version.ok() ? *version : "?";
+  report->environment["cpus_online"] = std::to_string(sysconf(_SC_NPROCESSORS_ONLN));
+  utsname u{};
+  if (uname(&u) == 0) report->environment["kernel"] = std::string(u.sysname) + " " + u.release;
+  std::ifstream loadavg("/proc/loadavg");
+  std::string l1;
+  loadavg >> l1;
+  report->environment["loadavg_1m_at_start"] = l1;
+  return Status::Ok();
+}
+
+Result<double> Runner::RunPgbench(int seconds) {
+  pgagent::testing::RunOptions ro;
+  ro.timeout = std::chrono::seconds(seconds + 120);
+  PGAGENT_ASSIGN_OR_RETURN(
+      std::string out,
+      pgagent::testing::RunChecked({pg_->bin_dir() + "/pgbench", "-n", "-c", std::to_string(o_.pgbench_clients), "-j",
+                                    std::to_string(o_.pgbench_threads), "-T", std::to_string(seconds), "-h",
+                                    "127.0.0.1", "-p", std::to_string(pg_->port()), "-U", "postgres", "postgres"},
+                                   ro));
+  const size_t pos = out.find("tps = ");
+  if (pos == std::string::npos) return InternalError("no tps in pgbench output: " + out);
+  return std::stod(out.substr(pos + 6));
+}
+
+Status Runner::Drain(bool listener_down) {
+  if (!listener_down) {
+    PGAGENT_RETURN_IF_ERROR(listener_->FailNext("hang", -1));
+    // Wait until requests that passed the failure check before it was set are stored.
+    int last = -1;
+    for (int i = 0; i < 20; ++i) {
+      std::this_thread::sleep_for(100ms);
+      auto n = listener_->StoredCount();
+      if (!n.ok() || *n == last) break;
+      last = *n;
+    }
+  }
+  auto json = listener_->StoredJson();
+  Status cleared = json.ok() ? listener_->ClearStored() : json.status();
+  if (!listener_down) PGAGENT_RETURN_IF_ERROR(listener_->ClearFailures());
+  PGAGENT_RETURN_IF_ERROR(cleared);
+  ledger_.Push(std::move(*json));
+  return Status::Ok();
+}
+
+void Runner::Overhead(OverheadResult* out) {
+  out->ran = true;
+  Say("overhead: pgbench -i -s " + std::to_string(o_.pgbench_scale));
+  pgagent::testing::RunOptions ro;
+  ro.timeout = 600s;
+  auto init = pgagent::testing::RunChecked({pg_->bin_dir() + "/pgbench", "-i", "-q", "-s",
+                                            std::to_string(o_.pgbench_scale), "-h", "127.0.0.1", "-p",
+                                            std::to_string(pg_->port()), "-U", "postgres", "postgres"},
+                                           ro);
+  if (!init.ok()) {
+    out->error = init.status().ToString();
+    return;
+  }
+  const std::string config = WriteConfig("overhead", 1, "end");
+  for (int pair = 0; pair < o_.overhead_pairs; ++pair) {
+    for (bool with_agent : {false, true}) {
+      (void)pg_->Psql("CHECKPOINT");
+      Daemon shipper("shipperd", Bin("shipperd/pgagent-shipperd"), config, dir_ + "/overhead-shipperd.log");
+      Daemon collector("collectord", Bin("collectord/pgagent-collectord"), config, dir_ + "/overhead-collectord.log");
+      const auto t0 = Clock::now();
+      int acked_before = 0;
+      if (with_agent) {
+        // The listener acknowledges (200) without parsing or storing: in production it runs
+        // on another host, here its JSON parsing would compete with PostgreSQL for the CPUs.
+        acked_before = listener_->CountWithStatus(200).value_or(0);
+        if (!listener_->FailNext("status", -1, 200).ok() || !shipper.Start(0).ok() || !collector.Start(0).ok()) {
+          out->error = "cannot start the daemons";
+          return;
+        }
+        // Warm: the first cycle has been delivered before the measurement starts.
+        (void)pgagent::testing::WaitUntil(
+            [&] { return listener_->CountWithStatus(200).value_or(0) >= acked_before + 3; }, 30s);
+      }
+      std::atomic<bool> sampling{with_agent};
+      std::thread sampler([&] {
+        while (sampling) {
+          collector.Sample(SecondsSince(t0));
+          shipper.Sample(SecondsSince(t0));
+          for (int i = 0; i < 10 && sampling; ++i) std::this_thread::sleep_for(100ms);
+        }
+      });
+      auto tps = RunPgbench(o_.overhead_run_s);
+      sampling = false;
+      sampler.join();
+      if (with_agent) {
+        collector.Stop(15s);
+        shipper.Stop(15s);
+        (void)listener_->ClearFailures();
+        out->requests_acked +=
+            static_cast<uint64_t>(std::max(0, listener_->CountWithStatus(200).value_or(0) - acked_before));
+        if (!collector.series().empty()) out->collector = collector.series().back().Stats();
+        if (!shipper.series().empty()) out->shipper = shipper.series().back().Stats();
+      }
+      if (!tps.ok()) {
+        out->error = tps.status().ToString();
+        return;
+      }
+      (with_agent ? out->tps_with : out->tps_without).push_back(*tps);
+      char buf[96];
+      std::snprintf(buf, sizeof(buf), "overhead: run %d %s agent: %.1f tps", pair + 1, with_agent ? "with" : "without",
+                    *tps);
+      Say(buf);
+    }
+    out->pair_ratios.push_back(out->tps_with.back() / out->tps_without.back());
+  }
+  out->median_ratio = Median(out->pair_ratios);
+}
+
+void Runner::Footprint(int interval_s, FootprintResult* out) {
+  out->interval_s = interval_s;
+  const std::string tag = "footprint" + std::to_string(interval_s);
+  const std::string config = WriteConfig(tag, interval_s, "end");
+  Say("footprint: interval " + std::to_string(interval_s) + " s for " + std::to_string(o_.footprint_s) + " s");
+  auto before = listener_->StoredCount();
+  Daemon shipper("shipperd", Bin("shipperd/pgagent-shipperd"), config, dir_ + "/" + tag + "-shipperd.log");
+  Daemon collector("collectord", Bin("collectord/pgagent-collectord"), config, dir_ + "/" + tag + "-collectord.log");
+  if (!shipper.Start(0).ok() || !collector.Start(0).ok()) return;
+  // Light, steady load so the collectors have something to read.
+  auto load = ChildProcess::Start({pg_->bin_dir() + "/pgbench", "-n", "-c", "2", "-j", "1", "-R", "20", "-T",
+                                   std::to_string(o_.footprint_s + 30), "-h", "127.0.0.1", "-p",
+                                   std::to_string(pg_->port()), "-U", "postgres", "postgres"},
+                                  dir_ + "/" + tag + "-pgbench.log");
+  std::this_thread::sleep_for(3s);  // past start-up
+  const auto t0 = Clock::now();
+  while (SecondsSince(t0) < o_.footprint_s) {
+    collector.Sample(SecondsSince(t0));
+    shipper.Sample(SecondsSince(t0));
+    std::this_thread::sleep_for(1s);
+  }
+  collector.Sample(SecondsSince(t0));
+  shipper.Sample(SecondsSince(t0));
+  if (load.ok()) (*load)->Stop(5s);
+  collector.Stop(15s);
+  shipper.Stop(15s);
+  out->seconds = SecondsSince(t0);
+  out->collector = collector.series().back().Stats();
+  out->shipper = shipper.series().back().Stats();
+  auto after = listener_->StoredCount();
+  out->rows_received = static_cast<uint64_t>(std::max(0, after.value_or(0) - before.value_or(0)));
+}
+
+void Runner::Soak(SoakResult* out) {
+  out->ran = true;
+  (void)Drain(false);  // earlier phases' rows are not part of the soak's accounting
+  ledger_.Reset();
+  // A fresh log file: the soak's collector reads it from the beginning, so markers written
+  // before its first cycle are read too.
+  (void)pg_->Psql("SELECT pg_rotate_logfile()");
+  std::this_thread::sleep_for(1500ms);
+  const std::string config = WriteConfig("soak", o_.soak_interval_s, "beginning");
+  Daemon shipper("shipperd", Bin("shipperd/pgagent-shipperd"), config, dir_ + "/soak-shipperd.log");
+  Daemon collector("collectord", Bin("collectord/pgagent-collectord"), config, dir_ + "/soak-collectord.log");
+  const auto t0 = Clock::now();
+  if (!shipper.Start(0).ok() || !collector.Start(0).ok()) {
+    out->error = "cannot start the daemons";
+    return;
+  }
+
+  // The chaos schedule: kills, restarts and rotations spread over 10%..70% of the soak
+  // (the last 30% stays calm, so the final instances show the steady-state trend), the
+  // listener outage starting at 35%.
+  struct Planned {
+    double t;
+    std::string kind;
+  };
+  std::vector<Planned> plan;
+  std::mt19937 rng(o_.seed);
+  std::uniform_real_distribution<double> when(0.10 * o_.soak_s, 0.70 * o_.soak_s);
+  for (int i = 0; i < o_.kills; ++i) {
+    // Both daemons are killed at least once; beyond that, either at random.
+    const bool coll = i < 2 ? (i == 0) == (rng() % 2 == 0) : rng() % 2 == 0;
+    plan.push_back({when(rng), coll ? "kill collectord" : "kill shipperd"});
+  }
+  for (int i = 0; i < o_.pg_restarts; ++i) {
+    plan.push_back({o_.soak_s * (0.15 + 0.45 * (i + 1) / (o_.pg_restarts + 1)), "restart postgresql"});
+  }
+  for (int i = 0; i < o_.rotations; ++i) plan.push_back({when(rng), "rotate log"});
+  if (o_.listener_down_s > 0) {
+    plan.push_back({0.35 * o_.soak_s, "listener down (connection reset)"});
+    plan.push_back({0.35 * o_.soak_s + o_.listener_down_s / 2.0, "listener down (503)"});
+    plan.push_back({0.35 * o_.soak_s + o_.listener_down_s, "listener up"});
+  }
+  std::sort(plan.begin(), plan.end(), [](const Planned& a, const Planned& b) { return a.t < b.t; });
+
+  MarkerWriter writer("host=127.0.0.1 port=" + std::to_string(pg_->port()) +
+                          " user=postgres dbname=postgres application_name=pgagent-e2e-writer connect_timeout=5",
+                      o_.log_lines_per_s);
+  writer.Start();
+  const std::vector<std::string> pgbench_argv = {
+      pg_->bin_dir() + "/pgbench", "-n", "-c", "4", "-j", "2", "-R", std::to_string(o_.soak_pgbench_tps), "-T",
+      std::to_string(o_.soak_s + 10), "-h", "127.0.0.1", "-p", std::to_string(pg_->port()), "-U", "postgres",
+      "postgres"};
+  auto pgbench = ChildProcess::Start(pgbench_argv, dir_ + "/soak-pgbench.log");
+  Progress(0, "soak: started (interval " + std::to_string(o_.soak_interval_s) + " s, " +
+                  std::to_string(o_.log_lines_per_s) + " markers/s, pgbench -R " +
+                  std::to_string(o_.soak_pgbench_tps) + ")",
+           nullptr);
+
+  bool listener_down = false;
+  size_t next_event = 0;
+  double next_sample = 0, next_drain = o_.drain_every_s;
+  std::vector<std::pair<double, Daemon*>> restarts;  // restart a killed daemon at t
+  auto check_exits = [&](Daemon& d, double t) {
+    if (auto code = d.ExitedByItself()) {
+      DaemonStats& st = &d == &collector ? out->collector : out->shipper;
+      ++st.unexpected_exits;
+      st.unexpected_exit_detail.push_back("t=" + std::to_string(static_cast<int>(t)) + "s exit " +
+                                          std::to_string(*code) + ", log tail: " +
+                                          pgagent::testing::FileTail(d.log(), 600));
+      Progress(t, d.name() + " exited by itself with " + std::to_string(*code) + "; restarting", &out->events);
+      (void)d.Start(t);
+    }
+  };
+  while (true) {
+    const double t = SecondsSince(t0);
+    if (t >= o_.soak_s) break;
+    while (next_event < plan.size() && plan[next_event].t <= t) {
+      const std::string& kind = plan[next_event].kind;
+      if (kind == "kill collectord" || kind == "kill shipperd") {
+        Daemon& d = kind == "kill collectord" ? collector : shipper;
+        if (d.running()) {
+          d.Kill9();
+          ++(&d == &collector ? out->collector : out->shipper).killed;
+          restarts.push_back({t + 1.0, &d});
+        }
+      } else if (kind == "restart postgresql") {
+        Status s = pg_->Restart();
+        if (!s.ok()) Progress(t, "postgresql restart failed: " + s.ToString(), &out->events);
+      } else if (kind == "rotate log") {
+        (void)pg_->Psql("SELECT pg_rotate_logfile()");
+      } else if (kind == "listener down (connection reset)") {
+        listener_down = true;
+        (void)listener_->FailNext("reset", -1);
+      } else if (kind == "listener down (503)") {
+        (void)listener_->ClearFailures();
+        (void)listener_->FailNext("status", -1, 503);
+      } else if (kind == "listener up") {
+        (void)listener_->ClearFailures();
+        listener_down = false;
+      }
+      Progress(SecondsSince(t0), kind, &out->events);
+      ++next_event;
+    }
+    for (auto it = restarts.begin(); it != restarts.end();) {
+      if (it->first <= t) {
+        (void)it->second->Start(t);
+        it = restarts.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    check_exits(collector, t);
+    check_exits(shipper, t);
+    if (pgbench.ok() && !(*pgbench)->running()) {  // clients abort when PostgreSQL restarts
+      ++out->pgbench_restarts;
+      pgbench = ChildProcess::Start(pgbench_argv, dir_ + "/soak-pgbench.log");
+    }
+    if (t >= next_sample) {
+      collector.Sample(t);
+      shipper.Sample(t);
+      next_sample += o_.sample_every_s;
+    }
+    if (t >= next_drain) {
+      Status s = Drain(listener_down);
+      if (!s.ok()) Progress(t, "drain failed: " + s.ToString(), &out->events);
+      next_drain = SecondsSince(t0) + o_.drain_every_s;
+      char buf[128];
+      std::snprintf(buf, sizeof(buf), "markers written %llu, seen %llu",
+                    static_cast<unsigned long long>(writer.written()),
+                    static_cast<unsigned long long>(ledger_.MarkersSeenUpTo(writer.written())));
+      Progress(SecondsSince(t0), buf, nullptr);
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  if (listener_down) (void)listener_->ClearFailures();
+  for (auto& [when_s, d] : restarts) (void)d->Start(when_s);
+  writer.Stop();
+  if (pgbench.ok()) (*pgbench)->Stop(5s);
+  out->seconds = SecondsSince(t0);
+  out->markers_written = writer.written();
+  out->writer_errors = writer.errors();
+  out->marker_rate = out->markers_written / out->seconds;
+  Progress(out->seconds, "soak: load stopped; waiting for the backlog", &out->events);
+
+  // Every marker must arrive while the daemons keep running (sampled, not killed).
+  const auto drain_start = Clock::now();
+  while (SecondsSince(drain_start) < o_.final_wait_s) {
+    check_exits(collector, SecondsSince(t0));
+    check_exits(shipper, SecondsSince(t0));
+    collector.Sample(SecondsSince(t0));
+    shipper.Sample(SecondsSince(t0));
+    (void)Drain(false);
+    ledger_.Flush();
+    if (ledger_.MarkersSeenUpTo(out->markers_written) == out->markers_written) {
+      out->all_markers_arrived = true;
+      break;
+    }
+    std::this_thread::sleep_for(2s);
+  }
+  out->backlog_drain_s = SecondsSince(drain_start);
+  Progress(SecondsSince(t0), out->all_markers_arrived ? "every marker arrived" : "markers still missing",
+           &out->events);
+  // Graceful stop: collectord hands over what it holds, shipperd delivers what it stored.
+  const int c_exit = collector.Stop(15s);
+  for (int quiet = 0, i = 0; quiet < 2 && i < 60; ++i) {
+    std::this_thread::sleep_for(2s);
+    ledger_.Flush();
+    const uint64_t before = ledger_.Summarize(0).rows;
+    (void)Drain(false);
+    ledger_.Flush();
+    quiet = ledger_.Summarize(0).rows == before ? quiet + 1 : 0;
+  }
+  const int s_exit = shipper.Stop(15s);
+  Progress(SecondsSince(t0),
+           "daemons stopped (collectord " + std::to_string(c_exit) + ", shipperd " + std::to_string(s_exit) + ")",
+           &out->events);
+  (void)Drain(false);
+  ledger_.Flush();
+  auto stats = listener_->StatsJson();
+  out->listener_stats_json = stats.ok() ? *stats : "{}";
+  out->harness_row_gaps = ledger_.row_gaps() + ledger_.parse_errors();
+  out->ledger = ledger_.Summarize(out->markers_written);
+  const int killed_c = out->collector.killed, killed_s = out->shipper.killed;
+  const int unexpected_c = out->collector.unexpected_exits, unexpected_s = out->shipper.unexpected_exits;
+  auto details_c = out->collector.unexpected_exit_detail, details_s = out->shipper.unexpected_exit_detail;
+  out->collector = Summarize(collector, out->seconds);
+  out->shipper = Summarize(shipper, out->seconds);
+  out->collector.killed = killed_c;
+  out->shipper.killed = killed_s;
+  out->collector.unexpected_exits = unexpected_c;
+  out->shipper.unexpected_exits = unexpected_s;
+  out->collector.unexpected_exit_detail = details_c;
+  out->shipper.unexpected_exit_detail = details_s;
+  out->no_loss = out->ledger.markers_missing == 0 && out->ledger.seq_holes == 0 &&
+                 out->ledger.boots_not_starting_at_1 == 0 && out->harness_row_gaps == 0;
+}
+
+// ---------------------------------------------------------------- report rendering
+
+class Json {
+ public:
+  Json& Key(const std::string& k) {
+    Comma();
+    Str(k);
+    out_ += ':';
+    fresh_ = true;
+    return *this;
+  }
+  Json& Num(double v) {
+    Comma();
+    char buf[40];
+    std::snprintf(buf, sizeof(buf), "%.6g", v);
+    out_ += buf;
+    return *this;
+  }
+  Json& Bool(bool v) {
+    Comma();
+    out_ += v ? "true" : "false";
+    return *this;
+  }
+  Json& Str(const std::string& s) {
+    Comma();
+    out_ += '"';
+    for (unsigned char c : s) {
+      if (c == '"' || c == '\\') {
+        out_ += '\\';
+        out_ += static_cast<char>(c);
+      } else if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out_ += buf;
+      } else {
+        out_ += static_cast<char>(c);
+      }
+    }
+    out_ += '"';
+    return *this;
+  }
+  Json& Raw(const std::string& s) {
+    Comma();
+    out_ += s.empty() ? "null" : s;
+    return *this;
+  }
+  Json& Open(char c) {
+    Comma();
+    out_ += c;
+    fresh_ = true;
+    return *this;
+  }
+  Json& Close(char c) {
+    out_ += c;
+    fresh_ = false;
+    return *this;
+  }
+  const std::string& str() const { return out_; }
+
+ private:
+  void Comma() {
+    if (!fresh_ && !out_.empty()) out_ += ',';
+    fresh_ = false;
+  }
+  std::string out_;
+  bool fresh_ = true;
+};
+
+void SeriesJson(Json& j, const std::string& key, const SeriesStats& s) {
+  j.Key(key).Open('{');
+  j.Key("samples").Num(static_cast<double>(s.samples)).Key("seconds").Num(s.seconds);
+  j.Key("rss_mean_mb").Num(s.rss_mean_mb).Key("rss_max_mb").Num(s.rss_max_mb);
+  j.Key("rss_anon_mean_mb").Num(s.rss_anon_mean_mb).Key("rss_anon_max_mb").Num(s.rss_anon_max_mb);
+  j.Key("cpu_percent").Num(s.cpu_percent);
+  j.Key("rss_slope_mb_per_h").Num(s.rss_slope_mb_per_h).Key("rss_anon_slope_mb_per_h").Num(s.rss_anon_slope_mb_per_h);
+  j.Close('}');
+}
+
+void NumList(Json& j, const std::string& key, const std::vector<double>& v) {
+  j.Key(key).Open('[');
+  for (double x : v) j.Num(x);
+  j.Close(']');
+}
+
+void DaemonJson(Json& j, const DaemonStats& d) {
+  j.Key(d.name).Open('{');
+  j.Key("instances").Num(d.instances).Key("killed").Num(d.killed).Key("unexpected_exits").Num(d.unexpected_exits);
+  j.Key("cpu_percent_all").Num(d.cpu_percent_all).Key("rss_max_mb_all").Num(d.rss_max_mb_all);
+  SeriesJson(j, "longest_instance", d.longest);
+  j.Key("unexpected_exit_detail").Open('[');
+  for (const auto& s : d.unexpected_exit_detail) j.Str(s);
+  j.Close(']');
+  j.Close('}');
+}
+
+std::string Fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), f, v);
+  return buf;
+}
+
+std::string SeriesRow(const std::string& label, const SeriesStats& s) {
+  return "| " + label + " | " + Fmt("%.0f", s.seconds) + " s | " + Fmt("%.1f", s.rss_mean_mb) + " / " +
+         Fmt("%.1f", s.rss_max_mb) + " | " + Fmt("%.1f", s.rss_anon_mean_mb) + " / " + Fmt("%.1f", s.rss_anon_max_mb) +
+         " | " + Fmt("%.2f", s.cpu_percent) + " | " + Fmt("%+.2f", s.rss_anon_slope_mb_per_h) + " |\n";
+}
+
+const char* kSeriesHeader =
+    "| daemon | sampled | RSS mean / max (MB) | RssAnon mean / max (MB) | CPU % of one core | RssAnon slope "
+    "(MB/h) |\n|---|---|---|---|---|---|\n";
+
+}  // namespace
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+E2eOptions QuickOptions() {
+  E2eOptions o;
+  o.footprint_s = 20;
+  o.sample_every_s = 1;
+  o.drain_every_s = 5;
+  o.final_wait_s = 150;
+  return o;
+}
+
+E2eOptions FullOptions() {
+  E2eOptions o;
+  o.variant = "full";
+  o.overhead_run_s = 60;
+  o.overhead_pairs = 2;
+  o.soak_s = 1800;
+  o.kills = 20;
+  o.pg_restarts = 2;
+  o.listener_down_s = 300;
+  o.rotations = 10;
+  o.sample_every_s = 5;
+  o.drain_every_s = 15;
+  o.final_wait_s = 900;
+  o.footprint_s = 300;
+  return o;
+}
+
+std::string E2eReport::ToJson() const {
+  Json j;
+  j.Open('{');
+  j.Key("variant").Str(options.variant).Key("started_at").Str(started_at).Key("wall_s").Num(wall_s);
+  j.Key("environment").Open('{');
+  for (const auto& [k, v] : environment) j.Key(k).Str(v);
+  j.Close('}');
+  j.Key("overhead").Open('{');
+  j.Key("ran").Bool(overhead.ran).Key("scale").Num(options.pgbench_scale).Key("clients").Num(options.pgbench_clients);
+  j.Key("run_s").Num(options.overhead_run_s).Key("interval_s").Num(1);
+  NumList(j, "tps_without_agent", overhead.tps_without);
+  NumList(j, "tps_with_agent", overhead.tps_with);
+  NumList(j, "pair_ratios", overhead.pair_ratios);
+  j.Key("median_ratio").Num(overhead.median_ratio).Key("target_ratio").Num(0.995);
+  j.Key("requests_acked").Num(static_cast<double>(overhead.requests_acked));
+  SeriesJson(j, "collectord_during_load", overhead.collector);
+  SeriesJson(j, "shipperd_during_load", overhead.shipper);
+  j.Key("error").Str(overhead.error);
+  j.Close('}');
+  const LedgerSummary& l = soak.ledger;
+  j.Key("soak").Open('{');
+  j.Key("ran").Bool(soak.ran).Key("seconds").Num(soak.seconds).Key("interval_s").Num(options.soak_interval_s);
+  j.Key("markers_target_per_s").Num(options.log_lines_per_s).Key("markers_per_s").Num(soak.marker_rate);
+  j.Key("markers_written").Num(static_cast<double>(soak.markers_written));
+  j.Key("writer_errors").Num(static_cast<double>(soak.writer_errors));
+  j.Key("pgbench_tps_target").Num(options.soak_pgbench_tps).Key("pgbench_restarts").Num(static_cast<double>(soak.pgbench_restarts));
+  j.Key("no_loss").Bool(soak.no_loss).Key("all_markers_arrived").Bool(soak.all_markers_arrived);
+  j.Key("backlog_drain_s").Num(soak.backlog_drain_s).Key("harness_row_gaps").Num(static_cast<double>(soak.harness_row_gaps));
+  j.Key("ledger").Open('{');
+  j.Key("rows").Num(static_cast<double>(l.rows)).Key("correlation_rows").Num(static_cast<double>(l.correlation_rows));
+  j.Key("rows_by_source").Open('{');
+  for (const auto& [k, v] : l.rows_by_source) j.Key(k).Num(static_cast<double>(v));
+  j.Close('}');
+  j.Key("records_by_kind").Open('{');
+  for (const auto& [k, v] : l.records_by_kind) j.Key(k).Num(static_cast<double>(v));
+  j.Close('}');
+  j.Key("distinct_records").Num(static_cast<double>(l.distinct_records));
+  j.Key("duplicate_record_rows").Num(static_cast<double>(l.duplicate_record_rows));
+  j.Key("boots").Num(static_cast<double>(l.boots)).Key("boots_not_starting_at_1").Num(static_cast<double>(l.boots_not_starting_at_1));
+  j.Key("seq_holes").Num(static_cast<double>(l.seq_holes));
+  j.Key("markers_seen").Num(static_cast<double>(l.markers_seen)).Key("markers_missing").Num(static_cast<double>(l.markers_missing));
+  j.Key("marker_duplicates").Num(static_cast<double>(l.marker_duplicates));
+  j.Key("first_missing_markers").Open('[');
+  for (uint64_t n : l.first_missing_markers) j.Num(static_cast<double>(n));
+  j.Close(']');
+  j.Key("boots_detail").Open('[');
+  for (const auto& b : l.boots_detail) {
+    j.Open('{').Key("boot_id").Str(b.boot_id).Key("first_seq").Num(static_cast<double>(b.first_seq));
+    j.Key("last_seq").Num(static_cast<double>(b.last_seq)).Key("distinct").Num(static_cast<double>(b.distinct));
+    j.Key("holes").Num(static_cast<double>(b.holes)).Close('}');
+  }
+  j.Close(']');
+  j.Close('}');
+  j.Key("daemons").Open('{');
+  DaemonJson(j, soak.collector);
+  DaemonJson(j, soak.shipper);
+  j.Close('}');
+  j.Key("events").Open('[');
+  for (const auto& e : soak.events) j.Open('{').Key("t_s").Num(e.t_s).Key("what").Str(e.what).Close('}');
+  j.Close(']');
+  j.Key("listener_stats").Raw(soak.listener_stats_json);
+  j.Key("error").Str(soak.error);
+  j.Close('}');
+  j.Key("footprint").Open('[');
+  for (const auto& f : footprints) {
+    j.Open('{').Key("interval_s").Num(f.interval_s).Key("seconds").Num(f.seconds);
+    j.Key("rows_received").Num(static_cast<double>(f.rows_received));
+    SeriesJson(j, "collectord", f.collector);
+    SeriesJson(j, "shipperd", f.shipper);
+    j.Close('}');
+  }
+  j.Close(']');
+  j.Close('}');
+  return j.str() + "\n";
+}
+
+std::string E2eReport::ToMarkdown() const {
+  std::ostringstream md;
+  md << "# pgagent end-to-end report (" << options.variant << ")\n\n";
+  md << "Started " << started_at << ", took " << Fmt("%.0f", wall_s) << " s. Environment:";
+  for (const auto& [k, v] : environment) md << " " << k << " `" << v << "`;";
+  md << "\n\nBoth daemons are the build tree's binaries, run as child processes against a throwaway "
+        "PostgreSQL cluster and the HTTPS test listener (rate limit disabled, agent "
+        "`requests_per_minute = 6000`). Absolute numbers depend on the machine and its other load.\n\n";
+  if (overhead.ran) {
+    md << "## Overhead (pgbench, scale " << options.pgbench_scale << ", " << options.pgbench_clients << " clients, "
+       << options.overhead_run_s << " s runs, agent at a 1 s interval, log_min_duration_statement = 0)\n\n";
+    md << "| pair | TPS without agent | TPS with agent | ratio |\n|---|---|---|---|\n";
+    for (size_t i = 0; i < overhead.pair_ratios.size(); ++i) {
+      md << "| " << i + 1 << " | " << Fmt("%.1f", overhead.tps_without[i]) << " | " << Fmt("%.1f", overhead.tps_with[i])
+         << " | " << Fmt("%.4f", overhead.pair_ratios[i]) << " |\n";
+    }
+    md << "\n**Median ratio: " << Fmt("%.4f", overhead.median_ratio) << "** (target >= 0.995; "
+       << (overhead.median_ratio >= 0.995 ? "met" : "NOT met") << "). Requests delivered during the loaded runs: "
+       << overhead.requests_acked << " (the listener acknowledged them without parsing, so that it "
+       << "does not compete with PostgreSQL for the CPUs).\n\nDaemons during the last loaded run:\n\n"
+       << kSeriesHeader << SeriesRow("collectord", overhead.collector) << SeriesRow("shipperd", overhead.shipper);
+    if (!overhead.error.empty()) md << "\nError: `" << overhead.error << "`\n";
+    md << "\n";
+  }
+  if (soak.ran) {
+    const LedgerSummary& l = soak.ledger;
+    md << "## Soak with chaos (" << Fmt("%.0f", soak.seconds) << " s at a " << options.soak_interval_s
+       << " s interval)\n\n";
+    md << "Load: pgbench -R " << options.soak_pgbench_tps << " (4 clients), log_min_duration_statement = 0, plus "
+       << "numbered `RAISE LOG` markers through the server's logging collector: target " << options.log_lines_per_s
+       << "/s, achieved " << Fmt("%.0f", soak.marker_rate) << "/s (" << soak.markers_written << " markers).\n\n";
+    md << "Chaos: " << soak.collector.killed << " SIGKILLs of collectord, " << soak.shipper.killed
+       << " of shipperd, " << options.pg_restarts << " PostgreSQL restart(s), listener down "
+       << options.listener_down_s << " s, " << options.rotations << " log rotations (pg_rotate_logfile).\n\n";
+    md << "**Nothing lost: " << (soak.no_loss ? "YES" : "NO") << "**\n\n";
+    md << "| check | value |\n|---|---|\n";
+    md << "| markers seen / written | " << l.markers_seen << " / " << soak.markers_written << " |\n";
+    md << "| markers missing | " << l.markers_missing << " |\n";
+    md << "| marker duplicates (re-read after a kill) | " << l.marker_duplicates << " |\n";
+    md << "| boot ids (collectord starts + renumbering) | " << l.boots << " |\n";
+    md << "| distinct records | " << l.distinct_records << " |\n";
+    md << "| seq holes inside a boot | " << l.seq_holes << " |\n";
+    md << "| boots not starting at seq 1 | " << l.boots_not_starting_at_1 << " |\n";
+    md << "| duplicate record rows | " << l.duplicate_record_rows << " |\n";
+    md << "| listener rows (of which per-correlation copies) | " << l.rows << " (" << l.correlation_rows << ") |\n";
+    md << "| backlog after load stop arrived within | " << Fmt("%.0f", soak.backlog_drain_s) << " s |\n";
+    md << "| harness row gaps (must be 0) | " << soak.harness_row_gaps << " |\n";
+    md << "| unexpected daemon exits | collectord " << soak.collector.unexpected_exits << ", shipperd "
+       << soak.shipper.unexpected_exits << " |\n\n";
+    md << "Records by kind:";
+    for (const auto& [k, v] : l.records_by_kind) md << " " << k << " " << v << ";";
+    md << "\n\nResources (longest-lived instance; its RssAnon slope is the growth trend):\n\n"
+       << kSeriesHeader << SeriesRow("collectord", soak.collector.longest) << SeriesRow("shipperd", soak.shipper.longest);
+    md << "\nAll instances together: collectord " << Fmt("%.1f", soak.collector.cpu_percent_all) << " % CPU, max RSS "
+       << Fmt("%.1f", soak.collector.rss_max_mb_all) << " MB; shipperd " << Fmt("%.1f", soak.shipper.cpu_percent_all)
+       << " % CPU, max RSS " << Fmt("%.1f", soak.shipper.rss_max_mb_all) << " MB.\n\n";
+    md << "<details><summary>Events</summary>\n\n";
+    for (const auto& e : soak.events) md << "- " << Fmt("%.1f", e.t_s) << " s: " << e.what << "\n";
+    md << "\nListener counters: `" << soak.listener_stats_json << "`\n\n</details>\n\n";
+    for (const DaemonStats* d : {&soak.collector, &soak.shipper}) {
+      for (const auto& s : d->unexpected_exit_detail) md << "Unexpected exit of " << d->name << ": `" << s << "`\n\n";
+    }
+  }
+  if (!footprints.empty()) {
+    md << "## Footprint (pgbench -R 20 background load)\n\n| interval | daemon | sampled | RSS mean / max (MB) | "
+          "RssAnon mean / max (MB) | CPU % of one core | RssAnon slope (MB/h) |\n|---|---|---|---|---|---|---|\n";
+    for (const auto& f : footprints) {
+      md << "| " << f.interval_s << " s " << SeriesRow("collectord", f.collector);
+      md << "| " << f.interval_s << " s " << SeriesRow("shipperd", f.shipper);
+    }
+    md << "\n";
+  }
+  return md.str();
+}
+
+Result<E2eReport> RunE2e(const E2eOptions& options) {
+  E2eReport report;
+  report.options = options;
+  report.options.progress = nullptr;
+  report.started_at = UtcNow();
+  const auto t0 = Clock::now();
+  Runner runner(options);
+  PGAGENT_RETURN_IF_ERROR(runner.SetUp(&report));
+  if (options.run_overhead) runner.Overhead(&report.overhead);
+  if (options.run_soak) runner.Soak(&report.soak);
+  if (options.run_footprint) {
+    for (int interval : {60, 1}) {
+      report.footprints.emplace_back();
+      runner.Footprint(interval, &report.footprints.back());
+    }
+  }
+  report.wall_s = SecondsSince(t0);
+  return report;
+}
+
+Status WriteReport(const E2eReport& report, const std::string& dir) {
+  std::string path;
+  for (size_t pos = 0; pos != std::string::npos;) {  // mkdir -p
+    pos = dir.find('/', pos + 1);
+    path = dir.substr(0, pos);
+    if (!path.empty()) mkdir(path.c_str(), 0755);
+  }
+  for (const auto& [name, text] : {std::pair<std::string, std::string>{"report.md", report.ToMarkdown()},
+                                   std::pair<std::string, std::string>{"report.json", report.ToJson()}}) {
+    std::ofstream f(dir + "/" + name);
+    f << text;
+    if (!f) return UnavailableError("cannot write " + dir + "/" + name);
+  }
+  return Status::Ok();
+}
+
+}  // namespace pgagent::e2e

@@ -1,0 +1,145 @@
+// The end-to-end proof of issue 9: both daemons as real processes (build tree binaries),
+// a throwaway PostgreSQL cluster (tests/harness/pg_cluster.h) and the HTTPS test listener
+// (tests/harness/test_listener.h), measured in three phases:
+//   overhead  - pgbench TPS without the agent (A) and with it at a 1 s interval (B),
+//               alternating A/B/A/B; median of the per-pair ratios B/A.
+//   soak      - both daemons at a 1 s interval under pgbench load plus a log writer (RAISE
+//               LOG markers through the server's real logging collector), with chaos:
+//               SIGKILL of either daemon, PostgreSQL restarts, listener outage, log
+//               rotations; RSS/CPU sampled from /proc; every marker and every record seq
+//               accounted for at the listener (see delivery_ledger.h for the definition).
+//   footprint - RSS/CPU of each daemon at a 60 s and at a 1 s interval under light load.
+// The report is a value (E2eReport) rendered as markdown and JSON.
+// Used by bench/e2e/pgagent_e2e_bench.cc (full and quick runs) and tests/e2e_quick.
+// Thread-safety: RunE2e runs on the calling thread (it starts one log-writer thread of its
+// own and joins it); not reentrant with itself (it owns child processes).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bench/e2e/delivery_ledger.h"
+#include "bench/e2e/proc_sampler.h"
+#include "common/status.h"
+
+namespace pgagent::e2e {
+
+struct E2eOptions {
+  std::string variant = "quick";  // a label in the report
+  uint32_t seed = 42;             // chaos schedule
+  // Directory of the build tree holding collectord/ and shipperd/ (empty: BinaryDir()).
+  std::string binary_dir;
+  bool run_overhead = true;
+  bool run_soak = true;
+  bool run_footprint = true;
+  // Overhead.
+  int pgbench_scale = 10;
+  int pgbench_clients = 8;
+  int pgbench_threads = 2;
+  int overhead_run_s = 10;
+  int overhead_pairs = 2;  // A/B pairs (A/B/A/B = 2)
+  // Soak (all at soak_interval_s).
+  int soak_s = 60;
+  int soak_interval_s = 1;
+  int log_lines_per_s = 10000;  // RAISE LOG marker entries per second
+  int soak_pgbench_tps = 100;   // pgbench -R (fixed-rate load)
+  int kills = 4;                // SIGKILLs, spread over both daemons
+  int pg_restarts = 1;
+  int listener_down_s = 20;
+  int rotations = 3;
+  int sample_every_s = 2;
+  int drain_every_s = 10;
+  int final_wait_s = 90;  // after the load stops: time allowed for the backlog to arrive
+  int buffer_max_mb = 1024;
+  // Keep the temp dir (daemon logs, configs) and print its path instead of removing it.
+  bool keep_dir = false;
+  // Footprint: seconds at each interval.
+  int footprint_s = 30;
+  // Progress lines (e.g. to stdout); may be empty.
+  std::function<void(const std::string&)> progress;
+};
+
+// The CI variant (~3 min on 2 shared cores) and the issue's full variant (~50 min).
+E2eOptions QuickOptions();
+E2eOptions FullOptions();
+
+struct DaemonStats {
+  std::string name;
+  int instances = 0;                 // processes started
+  int killed = 0;                    // SIGKILLs sent by the chaos schedule
+  int unexpected_exits = 0;          // exits nobody asked for (a crash: always a bug)
+  std::vector<std::string> unexpected_exit_detail;
+  SeriesStats longest;               // the longest-lived instance (trend = its slope)
+  double cpu_percent_all = 0;        // CPU seconds of all instances / soak wall seconds
+  double rss_max_mb_all = 0;
+};
+
+struct OverheadResult {
+  bool ran = false;
+  std::vector<double> tps_without;
+  std::vector<double> tps_with;
+  std::vector<double> pair_ratios;
+  double median_ratio = 0;
+  uint64_t requests_acked = 0;      // ingest requests answered 200 during the B runs
+  SeriesStats collector, shipper;   // sampled during the B runs (last B run)
+  std::string error;
+};
+
+struct ChaosEvent {
+  double t_s = 0;
+  std::string what;
+};
+
+struct SoakResult {
+  bool ran = false;
+  double seconds = 0;
+  uint64_t markers_written = 0;
+  double marker_rate = 0;           // achieved markers per second
+  uint64_t writer_errors = 0;       // marker batches retried (PostgreSQL down)
+  uint64_t pgbench_restarts = 0;
+  LedgerSummary ledger;
+  DaemonStats collector, shipper;
+  std::vector<ChaosEvent> events;
+  std::string listener_stats_json;
+  uint64_t harness_row_gaps = 0;    // listener rows lost by the harness' own draining (must be 0)
+  double backlog_drain_s = 0;       // from load stop until every marker arrived
+  bool all_markers_arrived = false;
+  bool no_loss = false;             // markers complete, no seq holes, no late-starting boot
+  std::string error;
+};
+
+struct FootprintResult {
+  int interval_s = 0;
+  double seconds = 0;
+  SeriesStats collector, shipper;
+  uint64_t rows_received = 0;
+};
+
+struct E2eReport {
+  E2eOptions options;
+  std::map<std::string, std::string> environment;  // postgres version, cpus, kernel, ...
+  std::string started_at;
+  double wall_s = 0;
+  OverheadResult overhead;
+  SoakResult soak;
+  std::vector<FootprintResult> footprints;
+
+  std::string ToJson() const;
+  std::string ToMarkdown() const;
+};
+
+// Runs the enabled phases. Errors (kUnavailable, ...) only when the environment cannot be
+// set up (no PostgreSQL, daemons not built); a phase that fails later records its error
+// in the report and the run goes on.
+Result<E2eReport> RunE2e(const E2eOptions& options);
+
+// Writes report.md and report.json into `dir` (created when missing).
+Status WriteReport(const E2eReport& report, const std::string& dir);
+
+// Median of `v` (0 when empty).
+double Median(std::vector<double> v);
+
+}  // namespace pgagent::e2e

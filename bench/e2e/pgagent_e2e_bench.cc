@@ -1,0 +1,121 @@
+// The end-to-end benchmark of issue 9 (overhead, soak with chaos, footprint) as a program:
+//   pgagent_e2e_bench [--full|--quick] [--out DIR] [--phases overhead,soak,footprint]
+//                     [--soak-s N] [--run-s N] [--pairs N] [--kills N] [--down-s N]
+//                     [--rotations N] [--pg-restarts N] [--lines-per-s N] [--footprint-s N]
+//                     [--seed N]
+//                     [--drain-s N] [--keep]
+// Writes DIR/report.md and DIR/report.json (default build/e2e-report next to the binary's
+// build tree). Exit code: 0 when the soak lost nothing and no daemon exited by itself
+// (and, for --full, no RssAnon growth trend), 1 otherwise, 2 for a bad flag or an
+// environment that cannot be set up. See docs/performance.md; scripts/e2e-report.sh
+// builds and runs it.
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "bench/e2e/e2e_runner.h"
+#include "tests/support/child_process.h"
+
+namespace {
+
+[[noreturn]] void Usage(const std::string& why) {
+  std::fprintf(stderr, "pgagent_e2e_bench: %s\n(see the comment at the top of bench/e2e/pgagent_e2e_bench.cc)\n",
+               why.c_str());
+  std::exit(2);
+}
+
+int IntFlag(const std::string& flag, const char* value) {
+  char* end = nullptr;
+  const long v = std::strtol(value, &end, 10);
+  if (end == value || *end != '\0' || v < 0 || v > 1000000) Usage("bad value for " + flag + ": " + value);
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using pgagent::e2e::E2eOptions;
+  E2eOptions o = pgagent::e2e::QuickOptions();
+  std::string out_dir = pgagent::testing::BinaryDir() + "/e2e-report";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> const char* {
+      if (i + 1 >= argc) Usage(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--full") {
+      o = pgagent::e2e::FullOptions();
+    } else if (a == "--quick") {
+      o = pgagent::e2e::QuickOptions();
+    } else if (a == "--out") {
+      out_dir = next();
+    } else if (a == "--phases") {
+      std::set<std::string> phases;
+      std::stringstream ss(next());
+      for (std::string p; std::getline(ss, p, ',');) phases.insert(p);
+      for (const auto& p : phases) {
+        if (p != "overhead" && p != "soak" && p != "footprint") Usage("unknown phase " + p);
+      }
+      o.run_overhead = phases.count("overhead") > 0;
+      o.run_soak = phases.count("soak") > 0;
+      o.run_footprint = phases.count("footprint") > 0;
+    } else if (a == "--soak-s") {
+      o.soak_s = IntFlag(a, next());
+    } else if (a == "--run-s") {
+      o.overhead_run_s = IntFlag(a, next());
+    } else if (a == "--pairs") {
+      o.overhead_pairs = IntFlag(a, next());
+    } else if (a == "--kills") {
+      o.kills = IntFlag(a, next());
+    } else if (a == "--down-s") {
+      o.listener_down_s = IntFlag(a, next());
+    } else if (a == "--rotations") {
+      o.rotations = IntFlag(a, next());
+    } else if (a == "--pg-restarts") {
+      o.pg_restarts = IntFlag(a, next());
+    } else if (a == "--lines-per-s") {
+      o.log_lines_per_s = IntFlag(a, next());
+    } else if (a == "--footprint-s") {
+      o.footprint_s = IntFlag(a, next());
+    } else if (a == "--keep") {
+      o.keep_dir = true;
+    } else if (a == "--drain-s") {
+      o.drain_every_s = IntFlag(a, next());
+    } else if (a == "--seed") {
+      o.seed = static_cast<uint32_t>(IntFlag(a, next()));
+    } else {
+      Usage("unknown flag " + a);
+    }
+  }
+  o.progress = [](const std::string& line) {
+    std::printf("e2e: %s\n", line.c_str());
+    std::fflush(stdout);
+  };
+  auto report = pgagent::e2e::RunE2e(o);
+  if (!report.ok()) {
+    std::fprintf(stderr, "pgagent_e2e_bench: cannot set up: %s\n", report.status().ToString().c_str());
+    return 2;
+  }
+  pgagent::Status written = pgagent::e2e::WriteReport(*report, out_dir);
+  if (!written.ok()) std::fprintf(stderr, "pgagent_e2e_bench: %s\n", written.ToString().c_str());
+  std::printf("\n%s\nreport: %s/report.md and report.json\n", report->ToMarkdown().c_str(), out_dir.c_str());
+  bool ok = true;
+  if (report->soak.ran) {
+    ok = report->soak.no_loss && report->soak.collector.unexpected_exits == 0 &&
+         report->soak.shipper.unexpected_exits == 0;
+    // Growth trend, asserted on the long run only: the longest-lived instance's anonymous
+    // RSS must not grow by more than 1 MB per hour (a short run's slope is noise).
+    if (o.variant == "full") {
+      for (const auto* d : {&report->soak.collector, &report->soak.shipper}) {
+        if (d->longest.seconds >= 300 && d->longest.rss_anon_slope_mb_per_h > 1.0) {
+          std::printf("FAIL: %s RssAnon grows %.2f MB/h\n", d->name.c_str(), d->longest.rss_anon_slope_mb_per_h);
+          ok = false;
+        }
+      }
+    }
+  }
+  if (report->overhead.ran && !report->overhead.error.empty()) ok = false;
+  return ok && written.ok() ? 0 : 1;
+}

@@ -1,0 +1,521 @@
+#include "collectord/logtail/file_tailer.h"
+
+#include <algorithm>
+#include <cstring>
+#include <tuple>
+
+#include "collectord/logtail/fingerprint.h"
+#include "common/log.h"
+
+namespace pgagent::logtail {
+namespace {
+
+constexpr size_t kEndScanBytes = 64 * 1024;
+
+bool IsCompressedName(std::string_view name) {
+  for (std::string_view suffix : {".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z", ".zip"}) {
+    if (name.size() >= suffix.size() && name.substr(name.size() - suffix.size()) == suffix) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// Fingerprint of the (up to kFingerprintBytes) bytes just before offset.
+Result<std::pair<uint64_t, uint32_t>> FingerprintBefore(LogFile& file, uint64_t offset) {
+  const uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(offset, kFingerprintBytes));
+  char buf[kFingerprintBytes];
+  PGAGENT_ASSIGN_OR_RETURN(size_t got, file.ReadAt(offset - len, buf, len));
+  return std::make_pair(Fingerprint(std::string_view(buf, got)), static_cast<uint32_t>(got));
+}
+
+// True when `file` still holds, before saved.offset, the bytes the fingerprint was taken of.
+Result<bool> StillMatches(LogFile& file, uint64_t size, uint64_t offset, uint64_t fingerprint,
+                          uint32_t fingerprint_len) {
+  if (size < offset || fingerprint_len > offset) return false;
+  char buf[kFingerprintBytes];
+  const uint32_t len = std::min<uint32_t>(fingerprint_len, kFingerprintBytes);
+  PGAGENT_ASSIGN_OR_RETURN(size_t got, file.ReadAt(offset - len, buf, len));
+  return got == len && Fingerprint(std::string_view(buf, got)) == fingerprint;
+}
+
+}  // namespace
+
+std::string_view TailerStateName(TailerState state) {
+  switch (state) {
+    case TailerState::kStarting:
+      return "starting";
+    case TailerState::kFollowing:
+      return "following";
+    case TailerState::kMissing:
+      return "missing";
+    case TailerState::kPermissionDenied:
+      return "permission_denied";
+    case TailerState::kError:
+      return "error";
+  }
+  return "unknown";
+}
+
+Result<std::unique_ptr<FileTailer>> FileTailer::Create(FileTailerOptions options, LogFileSystem& fs,
+                                                       Clock& clock, OffsetStore* store) {
+  if (options.read_chunk_bytes < kFingerprintBytes || options.max_line_bytes == 0 ||
+      options.max_bytes_per_poll == 0) {
+    return InvalidArgumentError("log tailer: chunk, line and poll sizes must be positive");
+  }
+  std::optional<FilenamePattern> pattern;
+  if (options.path.empty()) {
+    if (options.directory.empty()) {
+      return InvalidArgumentError("log tailer: need a log path or a directory and pattern");
+    }
+    PGAGENT_ASSIGN_OR_RETURN(pattern, FilenamePattern::Compile(options.filename_pattern));
+  }
+  std::unique_ptr<FileTailer> tailer(
+      new FileTailer(std::move(options), std::move(pattern), fs, clock, store));
+  if (store != nullptr) {
+    auto saved = store->Load();
+    if (saved.ok()) {
+      tailer->saved_ = *saved;
+    } else {
+      tailer->saved_corrupt_ = true;
+      log::Warn("logtail.offset_state_unreadable",
+                {{"file", store->file_path()},
+                 {"error", saved.status().ToString()},
+                 {"action", "reading the current log file from its beginning"}});
+    }
+  }
+  return tailer;
+}
+
+FileTailer::FileTailer(FileTailerOptions options, std::optional<FilenamePattern> pattern,
+                       LogFileSystem& fs, Clock& clock, OffsetStore* store)
+    : options_(std::move(options)),
+      pattern_(std::move(pattern)),
+      fs_(fs),
+      clock_(clock),
+      store_(store),
+      buffer_(new char[options_.read_chunk_bytes]),
+      splitter_(options_.max_line_bytes),
+      backoff_(options_.retry_initial) {}
+
+FileTailer::~FileTailer() {
+  Status status = FlushCommit();
+  if (!status.ok()) {
+    log::Warn("logtail.offset_save_failed", {{"error", status.ToString()}});
+  }
+}
+
+void FileTailer::Poll(TailPoll* out) {
+  out->lines.clear();
+  out->file_finished = false;
+  out->restarted = false;
+  if (paused_) {
+    ++stats_.paused_polls;
+    // Reading stops, but new files behind the path are still picked up (one stat), so that a
+    // long pause spanning several rotations loses none of them.
+    if (current_ && !pattern_mode()) ObservePath();
+    return;
+  }
+  if (clock_.Monotonic() < next_attempt_) return;
+  if (switch_to_) {
+    NextFile next = std::move(*switch_to_);
+    switch_to_.reset();
+    current_.reset();
+    Status status = SwitchTo(std::move(next));
+    if (!status.ok()) {
+      NoteFailure(status, options_.path.empty() ? options_.directory : options_.path);
+      return;
+    }
+    ++stats_.rotations;
+  }
+  if (!current_) {
+    Status status = OpenFirst();
+    if (!status.ok()) {
+      NoteFailure(status, options_.path.empty() ? options_.directory : options_.path);
+      return;
+    }
+  }
+  out->file = TailedFile{current_->path, current_->device, current_->inode};
+  bool at_eof = false;
+  Status status = ReadNew(out, &at_eof);
+  if (!status.ok()) {
+    NoteFailure(status, current_->path);
+    return;
+  }
+  NoteFollowing();
+  if (!pattern_mode()) ObservePath();
+  if (at_eof) CheckRotation(out);
+}
+
+Status FileTailer::SwitchTo(NextFile next) {
+  if (next.file == nullptr) {
+    PGAGENT_ASSIGN_OR_RETURN(next.file, fs_.Open(next.path));
+  }
+  return OpenAt(next.path, std::move(next.file), 0, false);
+}
+
+// Path mode: a new file behind the path is opened at once and queued, so that it stays
+// readable (and in order) even if it is renamed or deleted before the open file is finished.
+void FileTailer::ObservePath() {
+  auto st = fs_.Stat(options_.path);
+  if (!st.ok() || !st->regular) return;  // gone for now: keep reading the open file
+  auto known = [&](uint64_t device, uint64_t inode) {
+    if (device == current_->device && inode == current_->inode) return true;
+    for (const NextFile& q : queued_) {
+      if (q.device == device && q.inode == inode) return true;
+    }
+    return false;
+  };
+  if (known(st->device, st->inode) || queued_.size() >= kMaxQueuedFiles) return;
+  auto file = fs_.Open(options_.path);
+  if (!file.ok()) return;  // retried on the next poll
+  auto fst = (*file)->Stat();
+  if (!fst.ok() || !fst->regular || known(fst->device, fst->inode)) return;
+  queued_.push_back(NextFile{options_.path, std::move(file).value(), fst->device, fst->inode});
+}
+
+Status FileTailer::OpenFirst() {
+  PGAGENT_ASSIGN_OR_RETURN(std::string target, ResolveTarget());
+  if (saved_) {
+    TailCursor saved = *saved_;
+    PGAGENT_RETURN_IF_ERROR(OpenResumed(saved, target));
+    saved_.reset();
+    return Status::Ok();
+  }
+  PGAGENT_ASSIGN_OR_RETURN(auto file, fs_.Open(target));
+  if (opened_any_ || missing_at_start_ || saved_corrupt_ || options_.start_at_beginning) {
+    return OpenAt(target, std::move(file), 0, false);
+  }
+  return OpenAtEnd(target, std::move(file));
+}
+
+Status FileTailer::OpenResumed(const TailCursor& saved, const std::string& target) {
+  PGAGENT_ASSIGN_OR_RETURN(auto file, fs_.Open(target));
+  PGAGENT_ASSIGN_OR_RETURN(FileStat st, file->Stat());
+  if (saved.SameFile(st.device, st.inode)) {
+    PGAGENT_ASSIGN_OR_RETURN(bool same, StillMatches(*file, st.size, saved.offset,
+                                                     saved.fingerprint, saved.fingerprint_len));
+    if (same) return OpenAt(target, std::move(file), saved.offset, false);
+    ++stats_.resume_mismatches;
+    log::Info("logtail.offset_reset",
+              {{"path", target},
+               {"saved_offset", saved.offset},
+               {"size", st.size},
+               {"reason", "file truncated or inode reused; reading it from the beginning"}});
+    return OpenAt(target, std::move(file), 0, false);
+  }
+  // Rotated while we were stopped: finish the old file first if it is still around.
+  if (auto old_path = FindByInode(saved.device, saved.inode)) {
+    auto old_file = fs_.Open(*old_path);
+    if (old_file.ok()) {
+      auto old_st = (*old_file)->Stat();
+      auto same = old_st.ok() && saved.SameFile(old_st->device, old_st->inode)
+                      ? StillMatches(**old_file, old_st->size, saved.offset, saved.fingerprint,
+                                     saved.fingerprint_len)
+                      : Result<bool>(false);
+      if (same.ok() && *same) {
+        if (!pattern_mode()) QueueRotatedSiblings(*old_st, st);
+        return OpenAt(*old_path, std::move(old_file).value(), saved.offset, false);
+      }
+      ++stats_.resume_mismatches;  // a reused inode number: not our old file
+    }
+  }
+  log::Info("logtail.saved_file_gone", {{"saved_path", saved.path},
+                                        {"path", target},
+                                        {"action", "reading the current file from the beginning"}});
+  return OpenAt(target, std::move(file), 0, false);
+}
+
+// Path mode, resuming in a rotated-away file: files rotated after it while we were stopped
+// (named like the log plus a suffix, e.g. postgresql.log.1 or postgresql.log-20261127, not
+// compressed, modified later than the old file) are queued in modification order, so that they
+// are read before the current file.
+void FileTailer::QueueRotatedSiblings(const FileStat& old_file, const FileStat& current_file) {
+  const std::string dir = DirName(options_.path);
+  const std::string base = options_.path.substr(options_.path.rfind('/') + 1);
+  auto names = fs_.ListDirectory(dir);
+  if (!names.ok()) return;
+  std::vector<Candidate> siblings;
+  for (const std::string& name : *names) {
+    if (name.size() <= base.size() || name.rfind(base, 0) != 0 || IsCompressedName(name)) continue;
+    const std::string path = dir + "/" + name;
+    auto st = fs_.Stat(path);
+    if (!st.ok() || !st->regular || st->mtime_ns < old_file.mtime_ns) continue;
+    const bool known = (st->device == old_file.device && st->inode == old_file.inode) ||
+                       (st->device == current_file.device && st->inode == current_file.inode);
+    if (!known) siblings.push_back(Candidate{path, *st});
+  }
+  std::sort(siblings.begin(), siblings.end(), [](const Candidate& a, const Candidate& b) {
+    return std::tie(a.stat.mtime_ns, a.path) < std::tie(b.stat.mtime_ns, b.path);
+  });
+  for (Candidate& c : siblings) {
+    if (queued_.size() >= kMaxQueuedFiles) break;
+    auto file = fs_.Open(c.path);
+    if (!file.ok()) continue;
+    queued_.push_back(NextFile{c.path, std::move(file).value(), c.stat.device, c.stat.inode});
+  }
+}
+
+Status FileTailer::OpenAt(const std::string& path, std::unique_ptr<LogFile> file, uint64_t offset,
+                          bool skip_first_line) {
+  PGAGENT_ASSIGN_OR_RETURN(FileStat st, file->Stat());
+  if (!st.regular) return InvalidArgumentError("not a regular file: " + path);
+  OpenFile open;
+  open.file = std::move(file);
+  open.path = path;
+  open.device = st.device;
+  open.inode = st.inode;
+  open.mtime_ns = st.mtime_ns;
+  open.read_offset = offset;
+  current_ = std::move(open);
+  if (skip_first_line) {
+    splitter_.ResetSkippingFirstLine(offset);
+  } else {
+    splitter_.Reset(offset);
+  }
+  rotation_seen_.reset();
+  opened_any_ = true;
+  ++stats_.files_opened;
+  return UpdateReadFingerprint();
+}
+
+// Starts just after the last complete line, so that no fragment of a line is emitted.
+Status FileTailer::OpenAtEnd(const std::string& path, std::unique_ptr<LogFile> file) {
+  PGAGENT_ASSIGN_OR_RETURN(FileStat st, file->Stat());
+  const uint64_t scan = std::min<uint64_t>(st.size, kEndScanBytes);
+  std::string tail(scan, '\0');
+  PGAGENT_ASSIGN_OR_RETURN(size_t got, file->ReadAt(st.size - scan, tail.data(), scan));
+  const size_t nl = std::string_view(tail.data(), got).rfind('\n');
+  if (nl != std::string_view::npos)
+    return OpenAt(path, std::move(file), st.size - scan + nl + 1, false);
+  if (st.size <= kEndScanBytes) return OpenAt(path, std::move(file), 0, false);
+  return OpenAt(path, std::move(file), st.size, true);
+}
+
+Result<std::string> FileTailer::ResolveTarget() {
+  if (!pattern_mode()) {
+    PGAGENT_ASSIGN_OR_RETURN(FileStat st, fs_.Stat(options_.path));
+    if (!st.regular) return InvalidArgumentError("not a regular file: " + options_.path);
+    return options_.path;
+  }
+  PGAGENT_ASSIGN_OR_RETURN(candidates_, ScanDirectory());
+  last_scan_ = clock_.Monotonic();
+  if (candidates_.empty()) {
+    return NotFoundError("no file matching '" + pattern_->pattern() + "' in " + options_.directory);
+  }
+  return candidates_.back().path;
+}
+
+Result<std::vector<FileTailer::Candidate>> FileTailer::ScanDirectory() {
+  PGAGENT_ASSIGN_OR_RETURN(auto names, fs_.ListDirectory(options_.directory));
+  std::vector<Candidate> out;
+  for (const std::string& name : names) {
+    if (!pattern_->Matches(name)) continue;
+    std::string path = options_.directory + "/" + name;
+    auto st = fs_.Stat(path);
+    if (!st.ok() || !st->regular) continue;  // vanished or not a file: not a candidate
+    out.push_back(Candidate{std::move(path), *st});
+  }
+  std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
+    return std::tie(a.stat.mtime_ns, a.path) < std::tie(b.stat.mtime_ns, b.path);
+  });
+  return out;
+}
+
+std::optional<std::string> FileTailer::FindByInode(uint64_t device, uint64_t inode) {
+  std::vector<std::string> dirs;
+  if (saved_) dirs.push_back(DirName(saved_->path));
+  dirs.push_back(pattern_mode() ? options_.directory : DirName(options_.path));
+  for (const std::string& dir : dirs) {
+    auto names = fs_.ListDirectory(dir);
+    if (!names.ok()) continue;
+    for (const std::string& name : *names) {
+      std::string path = dir + "/" + name;
+      auto st = fs_.Stat(path);
+      if (st.ok() && st->regular && st->device == device && st->inode == inode) return path;
+    }
+  }
+  return std::nullopt;
+}
+
+// Pattern mode: the file after the open one in (mtime, name) order, if any.
+std::optional<std::string> FileTailer::NextPatternFile() {
+  const auto now = clock_.Monotonic();
+  if (now - last_scan_ >= options_.directory_scan_interval) {
+    auto scanned = ScanDirectory();
+    if (!scanned.ok()) return std::nullopt;  // directory gone for now: keep the open file
+    candidates_ = std::move(scanned).value();
+    last_scan_ = now;
+  }
+  for (size_t i = 0; i < candidates_.size(); ++i) {
+    const FileStat& st = candidates_[i].stat;
+    if (st.device == current_->device && st.inode == current_->inode) {
+      if (i + 1 < candidates_.size()) return candidates_[i + 1].path;
+      return std::nullopt;
+    }
+  }
+  // The open file no longer matches (deleted or renamed): move to the first newer file.
+  for (const Candidate& c : candidates_) {
+    if (c.stat.mtime_ns >= current_->mtime_ns) return c.path;
+  }
+  return std::nullopt;
+}
+
+Status FileTailer::ReadNew(TailPoll* out, bool* at_eof) {
+  PGAGENT_ASSIGN_OR_RETURN(FileStat st, current_->file->Stat());
+  PGAGENT_ASSIGN_OR_RETURN(bool restarted, CheckTruncation(st));
+  if (restarted) out->restarted = true;
+  current_->mtime_ns = st.mtime_ns;
+  size_t budget = options_.max_bytes_per_poll;
+  bool read_any = false;
+  while (budget > 0) {
+    const size_t want = std::min(budget, options_.read_chunk_bytes);
+    PGAGENT_ASSIGN_OR_RETURN(size_t got,
+                             current_->file->ReadAt(current_->read_offset, buffer_.get(), want));
+    if (got == 0) {
+      *at_eof = true;
+      break;
+    }
+    splitter_.Feed(std::string_view(buffer_.get(), got), &out->lines);
+    current_->read_offset += got;
+    stats_.bytes_read += got;
+    budget -= got;
+    read_any = true;
+    if (got < want) {
+      *at_eof = true;
+      break;
+    }
+  }
+  return read_any ? UpdateReadFingerprint() : Status::Ok();
+}
+
+// copytruncate (size below our offset) or a rewrite in place (the bytes before our offset
+// changed): the file holds new content, read it from 0.
+Result<bool> FileTailer::CheckTruncation(const FileStat& st) {
+  OpenFile& f = *current_;
+  bool rewritten = st.size < f.read_offset;
+  if (!rewritten && st.size > f.read_offset && f.read_offset > 0) {
+    PGAGENT_ASSIGN_OR_RETURN(bool same, StillMatches(*f.file, st.size, f.read_offset,
+                                                     f.read_fingerprint, f.read_fingerprint_len));
+    rewritten = !same;
+  }
+  if (!rewritten) return false;
+  ++stats_.truncations;
+  log::Info("logtail.file_truncated", {{"path", f.path},
+                                       {"offset", f.read_offset},
+                                       {"size", st.size},
+                                       {"action", "reading it again from the beginning"}});
+  f.read_offset = 0;
+  splitter_.Reset(0);
+  rotation_seen_.reset();
+  PGAGENT_RETURN_IF_ERROR(UpdateReadFingerprint());
+  return true;
+}
+
+void FileTailer::CheckRotation(TailPoll* out) {
+  std::optional<std::string> next_path;
+  if (pattern_mode()) next_path = NextPatternFile();
+  if (!next_path && queued_.empty()) {
+    rotation_seen_.reset();
+    return;
+  }
+  const auto now = clock_.Monotonic();
+  if (options_.rotate_wait.count() > 0) {
+    if (!rotation_seen_ || rotation_seen_offset_ != current_->read_offset) {
+      rotation_seen_ = now;  // (re)start waiting for the old file to go idle
+      rotation_seen_offset_ = current_->read_offset;
+      return;
+    }
+    if (now - *rotation_seen_ < options_.rotate_wait) return;
+  }
+  splitter_.FlushPartial(&out->lines);
+  out->file_finished = true;
+  if (next_path) {
+    switch_to_ = NextFile{std::move(*next_path), nullptr, 0, 0};
+  } else {
+    switch_to_ = std::move(queued_.front());
+    queued_.pop_front();
+  }
+  rotation_seen_.reset();
+}
+
+Status FileTailer::UpdateReadFingerprint() {
+  OpenFile& f = *current_;
+  PGAGENT_ASSIGN_OR_RETURN(auto fp, FingerprintBefore(*f.file, f.read_offset));
+  f.read_fingerprint = fp.first;
+  f.read_fingerprint_len = fp.second;
+  return Status::Ok();
+}
+
+Result<TailCursor> FileTailer::CursorAt(uint64_t end_offset) {
+  if (!current_) return FailedPreconditionError("no log file is open");
+  PGAGENT_ASSIGN_OR_RETURN(auto fp, FingerprintBefore(*current_->file, end_offset));
+  TailCursor cursor;
+  cursor.path = current_->path;
+  cursor.device = current_->device;
+  cursor.inode = current_->inode;
+  cursor.offset = end_offset;
+  cursor.fingerprint = fp.first;
+  cursor.fingerprint_len = fp.second;
+  return cursor;
+}
+
+Status FileTailer::Commit(const TailCursor& cursor) {
+  pending_commit_ = cursor;
+  last_commit_ = cursor;
+  ++stats_.commits;
+  if (store_ == nullptr) return Status::Ok();
+  const auto now = clock_.Monotonic();
+  if (last_save_ && now - *last_save_ < options_.commit_interval) return Status::Ok();
+  return FlushCommit();
+}
+
+Status FileTailer::FlushCommit() {
+  if (store_ == nullptr || !pending_commit_) return Status::Ok();
+  Status status = store_->Save(*pending_commit_);
+  if (!status.ok()) {
+    ++stats_.commit_failures;
+    return status;
+  }
+  pending_commit_.reset();
+  last_save_ = clock_.Monotonic();
+  return Status::Ok();
+}
+
+void FileTailer::NoteFailure(const Status& status, std::string_view path) {
+  ++stats_.open_failures;
+  // A file that appears after we started holds only new lines: read it from the beginning.
+  if (!opened_any_ && status.code() == StatusCode::kNotFound) missing_at_start_ = true;
+  TailerState state = TailerState::kError;
+  if (status.code() == StatusCode::kNotFound) state = TailerState::kMissing;
+  if (status.code() == StatusCode::kPermissionDenied) state = TailerState::kPermissionDenied;
+  if (state != state_) {
+    ++stats_.warnings;
+    log::Warn("logtail.file_unavailable",
+              {{"path", path},
+               {"state", TailerStateName(state)},
+               {"error", status.ToString()},
+               {"action", "retrying with backoff; no log lines are read meanwhile"}});
+  }
+  state_ = state;
+  next_attempt_ = clock_.Monotonic() + backoff_;
+  backoff_ = std::min(backoff_ * 2, options_.retry_max);
+}
+
+void FileTailer::NoteFollowing() {
+  if (state_ != TailerState::kFollowing && state_ != TailerState::kStarting) {
+    log::Info("logtail.file_available", {{"path", current_->path}});
+  }
+  state_ = TailerState::kFollowing;
+  backoff_ = options_.retry_initial;
+  next_attempt_ = {};
+}
+
+}  // namespace pgagent::logtail

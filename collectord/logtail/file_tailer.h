@@ -1,0 +1,237 @@
+// Follows one PostgreSQL log across every kind of rotation and hands out its lines, each with
+// the file offset just after it. Poll-based: each Poll() costs one fstat of the open file,
+// in path mode one stat of the path, in pattern mode a directory scan at most every
+// directory_scan_interval (only when the open file is at its end), and when there is new data
+// a 256-byte pread to check that the bytes before the read offset are unchanged. Memory is
+// bounded: one Poll() returns at most max_bytes_per_poll bytes of lines, and a held partial
+// line keeps at most max_line_bytes.
+//
+// What it follows:
+//  - path mode (options.path): one file or symlink. Rename + create, delete + recreate and
+//    symlink retarget are seen as a new (device, inode) behind the path (one stat of the path
+//    per poll); each new file is opened at once and queued (up to kMaxQueuedFiles), so files
+//    rotated several times while the tailer is behind are all read, in order. copytruncate
+//    shows as the size shrinking below the read offset (or the bytes before it changing):
+//    read again from 0.
+//  - pattern mode (options.directory + options.filename_pattern, PostgreSQL's log_directory and
+//    log_filename): the files matching the pattern, ordered by (mtime, name); the tailer moves
+//    from a file to the next one in that order (after a restart too, from the saved file on:
+//    none in between is skipped).
+// The old file is always finished first: after a rotation is seen, it is read until it has not
+// grown for rotate_wait (a writer may still append to a renamed file), its unterminated last
+// line is emitted, and the Poll result says file_finished. Only the next Poll opens the new
+// file (from offset 0).
+//
+// Offsets advance only on Commit(): the caller commits a cursor (from CursorAt) once the
+// lines up to it were acknowledged downstream. The committed cursor is persisted through the
+// OffsetStore; a new FileTailer resumes there (finding a rotated-away file by its inode, and
+// catching inode reuse and truncation by the fingerprint). In path mode, files rotated after
+// that one while the tailer was stopped (the log's name plus a suffix, not compressed, newer)
+// are read next, oldest first, then the current file. Without saved state the first file
+// is read from its end (options.start_at_beginning: from 0), unless it did not exist yet when
+// the tailer started (then all of it is new and it is read from 0).
+//
+// Backpressure: while Pause()d, Poll() reads nothing (the log file is the buffer); in path
+// mode it still stats the path and holds new files open, so rotations during a pause are kept. A
+// missing or unreadable file is logged once per change of state and retried with exponential
+// backoff driven by the Clock.
+//
+// Thread-safety: not thread-safe. One thread (collectord's log source loop) calls every method.
+// The LogFileSystem, Clock and OffsetStore must outlive the FileTailer.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "collectord/logtail/filename_pattern.h"
+#include "collectord/logtail/line_splitter.h"
+#include "collectord/logtail/log_file_system.h"
+#include "collectord/logtail/offset_store.h"
+#include "collectord/logtail/tail_cursor.h"
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace pgagent::logtail {
+
+struct FileTailerOptions {
+  // Path mode: the log file (or a symlink to it).
+  std::string path;
+  // Pattern mode, used when path is empty: PostgreSQL's log_directory and log_filename.
+  std::string directory;
+  std::string filename_pattern;
+
+  // Without saved state, start at the beginning of the file instead of its end.
+  bool start_at_beginning = false;
+  size_t read_chunk_bytes = 256 * 1024;
+  size_t max_line_bytes = 1024 * 1024;
+  // Upper bound of the bytes one Poll() reads (bounds the lines it returns).
+  size_t max_bytes_per_poll = 4 * 1024 * 1024;
+  // After a rotation is seen, keep reading the old file until it has been idle this long.
+  std::chrono::milliseconds rotate_wait{1000};
+  // Pattern mode: how often the directory is listed to find new files.
+  std::chrono::milliseconds directory_scan_interval{1000};
+  // Retry delays for a missing or unreadable file (doubling up to retry_max).
+  std::chrono::milliseconds retry_initial{1000};
+  std::chrono::milliseconds retry_max{60000};
+  // Committed cursors are persisted at most this often (FlushCommit() forces it).
+  std::chrono::milliseconds commit_interval{1000};
+};
+
+enum class TailerState { kStarting, kFollowing, kMissing, kPermissionDenied, kError };
+std::string_view TailerStateName(TailerState state);
+
+struct TailedFile {
+  std::string path;
+  uint64_t device = 0;
+  uint64_t inode = 0;
+};
+
+// What one Poll() produced. Reused across polls by the caller to keep its buffers.
+struct TailPoll {
+  std::vector<TailLine> lines;  // all from `file`, in order
+  TailedFile file;
+  // No more lines will come from `file`: the next Poll() reads another file. Cursors for
+  // `file` must be taken (CursorAt) before that next Poll().
+  bool file_finished = false;
+  // `file` was truncated (copytruncate) or rewritten before `lines` were read: they start
+  // again at offset 0, and lines of earlier polls belong to the file's previous content.
+  bool restarted = false;
+};
+
+struct TailerStats {
+  uint64_t bytes_read = 0;
+  uint64_t files_opened = 0;
+  uint64_t rotations = 0;          // switches to a new file
+  uint64_t truncations = 0;        // copytruncate / rewrite seen on the open file
+  uint64_t resume_mismatches = 0;  // saved offset not usable (inode reuse, truncation)
+  uint64_t open_failures = 0;
+  uint64_t warnings = 0;  // "file unavailable" log lines written
+  uint64_t paused_polls = 0;
+  uint64_t commits = 0;
+  uint64_t commit_failures = 0;
+};
+
+class FileTailer {
+ public:
+  // Loads the saved cursor from `store` (may be null: nothing is persisted). A corrupt state
+  // file is logged and treated as "start the current file from 0" (duplicates, not loss).
+  // kInvalidArgument for bad options (no path and no pattern, bad pattern, zero sizes).
+  static Result<std::unique_ptr<FileTailer>> Create(FileTailerOptions options, LogFileSystem& fs,
+                                                    Clock& clock, OffsetStore* store);
+  // Persists the last committed cursor (errors are logged).
+  ~FileTailer();
+  FileTailer(const FileTailer&) = delete;
+  FileTailer& operator=(const FileTailer&) = delete;
+
+  // Reads what is new into *out (cleared first). Problems with the file (missing, permission
+  // denied, read errors) are not returned: they change state() and are retried with backoff.
+  void Poll(TailPoll* out);
+
+  // The cursor for offset `end_offset` (an end_offset of a line from the last Poll) of the
+  // file of the last Poll. kFailedPrecondition when no file is open; kUnavailable on read
+  // errors.
+  Result<TailCursor> CursorAt(uint64_t end_offset);
+  // Records that everything up to `cursor` was acknowledged; persisted at most every
+  // commit_interval. Returns the persist error, if one was attempted and failed (the cursor
+  // stays pending and is retried on the next Commit/FlushCommit).
+  Status Commit(const TailCursor& cursor);
+  Status FlushCommit();
+  std::optional<TailCursor> last_commit() const { return last_commit_; }
+
+  void Pause() { paused_ = true; }
+  void Resume() { paused_ = false; }
+  bool paused() const { return paused_; }
+
+  TailerState state() const { return state_; }
+  const TailerStats& stats() const { return stats_; }
+  const LineStats& line_stats() const { return splitter_.stats(); }
+  // Offset after the last line handed out, in the open file (0 when none is open).
+  uint64_t line_offset() const { return splitter_.line_start_offset(); }
+
+ private:
+  struct OpenFile {
+    std::unique_ptr<LogFile> file;
+    std::string path;
+    uint64_t device = 0;
+    uint64_t inode = 0;
+    int64_t mtime_ns = 0;
+    uint64_t read_offset = 0;
+    uint64_t read_fingerprint = 0;  // of the bytes just before read_offset
+    uint32_t read_fingerprint_len = 0;
+  };
+  // A file to read after the open one; `file` is null when it is opened at the switch.
+  struct NextFile {
+    std::string path;
+    std::unique_ptr<LogFile> file;
+    uint64_t device = 0;
+    uint64_t inode = 0;
+  };
+  // Path mode: files seen behind the path, held open until their turn.
+  static constexpr size_t kMaxQueuedFiles = 16;
+  struct Candidate {
+    std::string path;
+    FileStat stat;
+  };
+
+  FileTailer(FileTailerOptions options, std::optional<FilenamePattern> pattern, LogFileSystem& fs,
+             Clock& clock, OffsetStore* store);
+
+  bool pattern_mode() const { return pattern_.has_value(); }
+  Status OpenFirst();
+  Status OpenResumed(const TailCursor& saved, const std::string& target);
+  Status OpenAt(const std::string& path, std::unique_ptr<LogFile> file, uint64_t offset,
+                bool skip_first_line);
+  Status OpenAtEnd(const std::string& path, std::unique_ptr<LogFile> file);
+  Status SwitchTo(NextFile next);
+  Result<std::string> ResolveTarget();
+  Result<std::vector<Candidate>> ScanDirectory();
+  std::optional<std::string> FindByInode(uint64_t device, uint64_t inode);
+  std::optional<std::string> NextPatternFile();
+  void ObservePath();
+  void QueueRotatedSiblings(const FileStat& old_file, const FileStat& current_file);
+  Status ReadNew(TailPoll* out, bool* at_eof);
+  Result<bool> CheckTruncation(const FileStat& st);
+  void CheckRotation(TailPoll* out);
+  Status UpdateReadFingerprint();
+  void NoteFailure(const Status& status, std::string_view path);
+  void NoteFollowing();
+
+  FileTailerOptions options_;
+  std::optional<FilenamePattern> pattern_;
+  LogFileSystem& fs_;
+  Clock& clock_;
+  OffsetStore* store_;
+
+  std::unique_ptr<char[]> buffer_;
+  LineSplitter splitter_;
+  std::optional<OpenFile> current_;
+  std::optional<TailCursor> saved_;  // loaded state, applied at the first open
+  bool saved_corrupt_ = false;
+  bool opened_any_ = false;
+  bool missing_at_start_ = false;
+  std::optional<NextFile> switch_to_;
+  std::deque<NextFile> queued_;
+
+  std::optional<std::chrono::steady_clock::time_point> rotation_seen_;
+  uint64_t rotation_seen_offset_ = 0;
+  std::chrono::steady_clock::time_point last_scan_{};
+  std::vector<Candidate> candidates_;
+
+  std::chrono::steady_clock::time_point next_attempt_{};
+  std::chrono::milliseconds backoff_;
+  TailerState state_ = TailerState::kStarting;
+  bool paused_ = false;
+
+  std::optional<TailCursor> pending_commit_;
+  std::optional<TailCursor> last_commit_;
+  std::optional<std::chrono::steady_clock::time_point> last_save_;
+  TailerStats stats_;
+};
+
+}  // namespace pgagent::logtail
