@@ -4,6 +4,7 @@
 // Dispatcher (budget set out of the way: 1,000,000 requests/min). The backlog is the
 // realistic record mix of delivery_bench_records.h (activity snapshots with sessions,
 // statements, system, health, log batches), collected hours ago (an outage).
+// durable:0 opens the buffer with MDB_NOSYNC (not durable; for comparison only).
 // Filling the buffer is not timed; the drain is (manual time). Counters per repetition:
 //   MB_per_s       buffered bytes (the buffer's own accounting) drained per second
 //   json_MB_per_s  request-body bytes sent per second
@@ -76,6 +77,7 @@ uint64_t FillBacklog(LmdbBuffer& buffer) {
 
 void BM_DrainBacklogToTestListener(benchmark::State& state) {
   const bool live_first = state.range(0) != 0;
+  const bool durable = state.range(1) != 0;
   for (auto _ : state) {
     std::string dir = (std::filesystem::temp_directory_path() / "pgagent-drain-XXXXXX").string();
     if (mkdtemp(dir.data()) == nullptr) {
@@ -85,6 +87,7 @@ void BM_DrainBacklogToTestListener(benchmark::State& state) {
     LmdbBufferOptions bo;
     bo.path = dir + "/buffer";
     bo.max_size_mb = 160;
+    bo.no_sync_ForTest = !durable;  // durable=0 shows what the fsyncs of Remove() cost
     auto buffer = LmdbBuffer::Open(bo);
     if (!buffer.ok()) {
       state.SkipWithError(buffer.status().ToString().c_str());
@@ -149,9 +152,10 @@ void BM_DrainBacklogToTestListener(benchmark::State& state) {
 }
 
 BENCHMARK(BM_DrainBacklogToTestListener)
-    ->ArgNames({"live_first"})
-    ->Arg(1)
-    ->Arg(0)
+    ->ArgNames({"live_first", "durable"})
+    ->Args({1, 1})
+    ->Args({0, 1})
+    ->Args({1, 0})
     ->Iterations(1)
     ->Repetitions(3)
     ->UseManualTime()

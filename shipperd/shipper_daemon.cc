@@ -33,6 +33,7 @@ DispatcherOptions ShipperDaemon::DispatcherOptionsFrom(const Config& config) {
   o.requests_per_minute = static_cast<int>(config.listener.requests_per_minute);
   o.correlation_budget_per_record = static_cast<size_t>(config.listener.correlation_envelope_budget);
   o.max_envelope_bytes = static_cast<size_t>(config.listener.max_envelope_bytes);
+  o.live_first = config.listener.live_first;
   o.breaker.failure_threshold = static_cast<int>(config.listener.breaker_failure_threshold);
   o.breaker.cooldown = std::chrono::seconds(config.listener.breaker_cooldown_s);
   o.breaker.max_cooldown = std::chrono::seconds(config.listener.breaker_max_cooldown_s);
@@ -152,6 +153,7 @@ pgagent::v1::AgentHealth ShipperDaemon::Health() const {
     c["unlinked_correlation_ids"] = d.unlinked_correlation_ids;
     c["coalesced_log_records"] = d.coalesced_log_records;
     c["breaker_opens"] = d.breaker_opens;
+    c["live_first_records"] = d.live_first_records;
   }
   if (ingest_) {
     const IngestStats i = ingest_->stats();

@@ -22,7 +22,8 @@ std::string StringField(const Struct& s, const std::string& key) {
   const Value* v = Field(s, key);
   if (v == nullptr) return "";
   if (v->kind_case() == Value::kStringValue) return v->string_value();
-  if (v->kind_case() == Value::kNumberValue) return std::to_string(static_cast<int64_t>(v->number_value()));
+  if (v->kind_case() == Value::kNumberValue)
+    return std::to_string(static_cast<int64_t>(v->number_value()));
   return "";
 }
 
@@ -91,7 +92,8 @@ void DeliveryLedger::Add(const google::protobuf::ListValue& rows) {
       const std::string kind = StringField(agent, "kind");
       const Value* records = Field(data, "records");
       if (records != nullptr && records->kind_case() == Value::kListValue) {
-        for (const Value& id : records->list_value().values()) AddRecordId(id.string_value(), kind, part);
+        for (const Value& id : records->list_value().values())
+          AddRecordId(id.string_value(), kind, part);
       } else {
         AddRecordId(StringField(agent, "record_id"), kind, part);
       }
@@ -126,9 +128,10 @@ LedgerSummary DeliveryLedger::Summarize(uint64_t markers_written) const {
     if (b.first_seq != 1) ++s.boots_not_starting_at_1;
     s.boots_detail.push_back(b);
   }
-  std::stable_sort(s.boots_detail.begin(), s.boots_detail.end(), [](const BootSummary& a, const BootSummary& b) {
-    return (a.holes > 0 || a.first_seq != 1) > (b.holes > 0 || b.first_seq != 1);
-  });
+  std::stable_sort(s.boots_detail.begin(), s.boots_detail.end(),
+                   [](const BootSummary& a, const BootSummary& b) {
+                     return (a.holes > 0 || a.first_seq != 1) > (b.holes > 0 || b.first_seq != 1);
+                   });
   s.markers_expected = markers_written;
   for (uint64_t n = 1; n < marker_counts_.size(); ++n) {
     if (marker_counts_[n] > 1) s.marker_duplicates += marker_counts_[n] - 1;

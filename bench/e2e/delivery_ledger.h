@@ -34,19 +34,19 @@ struct BootSummary {
 };
 
 struct LedgerSummary {
-  uint64_t rows = 0;                   // every stored row
-  uint64_t correlation_rows = 0;       // per-correlation copies (carry a top-level id)
+  uint64_t rows = 0;              // every stored row
+  uint64_t correlation_rows = 0;  // per-correlation copies (carry a top-level id)
   std::map<std::string, uint64_t> rows_by_source;
   std::map<std::string, uint64_t> records_by_kind;  // distinct records
   uint64_t distinct_records = 0;
   uint64_t duplicate_record_rows = 0;  // an aggregate (record, part) stored again
   uint64_t boots = 0;
   uint64_t boots_not_starting_at_1 = 0;
-  uint64_t seq_holes = 0;              // sum of BootSummary::holes
+  uint64_t seq_holes = 0;  // sum of BootSummary::holes
   uint64_t markers_expected = 0;
-  uint64_t markers_seen = 0;           // distinct marker numbers 1..expected seen
+  uint64_t markers_seen = 0;  // distinct marker numbers 1..expected seen
   uint64_t markers_missing = 0;
-  uint64_t marker_duplicates = 0;      // extra sightings of a marker number
+  uint64_t marker_duplicates = 0;               // extra sightings of a marker number
   std::vector<uint64_t> first_missing_markers;  // up to 20, for the report
   std::vector<BootSummary> boots_detail;        // boots with holes or a late start first
 };

@@ -1,23 +1,23 @@
 #include "bench/e2e/e2e_runner.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <libpq-fe.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <google/protobuf/util/json_util.h>
-
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -57,7 +57,10 @@ std::string UtcNow() {
 class Daemon {
  public:
   Daemon(std::string name, std::string binary, std::string config, std::string log)
-      : name_(std::move(name)), binary_(std::move(binary)), config_(std::move(config)), log_(std::move(log)) {}
+      : name_(std::move(name)),
+        binary_(std::move(binary)),
+        config_(std::move(config)),
+        log_(std::move(log)) {}
 
   Status Start(double t_s) {
     auto child = ChildProcess::Start({binary_, config_}, log_);
@@ -114,11 +117,14 @@ DaemonStats Summarize(const Daemon& d, double wall_s) {
   for (const SampleSeries& s : d.series()) {
     if (s.samples().size() < 2) continue;
     cpu += s.samples().back().cpu_s - s.samples().front().cpu_s;
-    for (const auto& p : s.samples()) st.rss_max_mb_all = std::max(st.rss_max_mb_all, p.rss_kb / 1024.0);
+    for (const auto& p : s.samples())
+      st.rss_max_mb_all = std::max(st.rss_max_mb_all, p.rss_kb / 1024.0);
     const SeriesStats ss = s.Stats();
     if (ss.seconds > longest) {
       longest = ss.seconds;
       st.longest = ss;
+      // The trend after warm-up: the second half of the instance's life.
+      st.longest_second_half = s.Stats(s.samples().front().t_s + ss.seconds / 2);
     }
   }
   st.cpu_percent_all = wall_s > 0 ? cpu / wall_s * 100.0 : 0;
@@ -133,7 +139,8 @@ DaemonStats Summarize(const Daemon& d, double wall_s) {
 // as written only when its batch committed.
 class MarkerWriter {
  public:
-  MarkerWriter(std::string conninfo, int per_second) : conninfo_(std::move(conninfo)), rate_(per_second) {}
+  MarkerWriter(std::string conninfo, int per_second)
+      : conninfo_(std::move(conninfo)), rate_(per_second) {}
   ~MarkerWriter() { Stop(); }
   void Start() {
     thread_ = std::thread([this] { Run(); });
@@ -168,8 +175,8 @@ class MarkerWriter {
       const uint64_t batch = std::min<uint64_t>(target - done, std::max(rate_ / 5, 1));
       const std::string from = std::to_string(done + 1), to = std::to_string(done + batch);
       const char* params[2] = {from.c_str(), to.c_str()};
-      PGresult* r = PQexecParams(conn, "SELECT pgagent_e2e_mark($1::bigint, $2::bigint)", 2, nullptr, params,
-                                 nullptr, nullptr, 0);
+      PGresult* r = PQexecParams(conn, "SELECT pgagent_e2e_mark($1::bigint, $2::bigint)", 2,
+                                 nullptr, params, nullptr, nullptr, 0);
       const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
       PQclear(r);
       if (ok) {
@@ -254,7 +261,8 @@ class LedgerFeeder {
       std::vector<int64_t> ids;
       for (const auto& v : rows.values()) {
         auto it = v.struct_value().fields().find("row_id");
-        if (it != v.struct_value().fields().end()) ids.push_back(static_cast<int64_t>(it->second.number_value()));
+        if (it != v.struct_value().fields().end())
+          ids.push_back(static_cast<int64_t>(it->second.number_value()));
       }
       std::sort(ids.begin(), ids.end());
       lock.lock();
@@ -329,21 +337,27 @@ class Runner {
   LedgerFeeder ledger_;
 };
 
-std::string Runner::WriteConfig(const std::string& tag, int interval_s, const std::string& log_start) {
+std::string Runner::WriteConfig(const std::string& tag, int interval_s,
+                                const std::string& log_start) {
   const std::string path = dir_ + "/" + tag + ".ini";
   std::ofstream f(path);
   f << "; pgagent end-to-end run, phase " << tag << "\n"
-    << "[database]\nhost = 127.0.0.1\nport = " << pg_->port() << "\nname = postgres\nuser = bitville_monitor\n"
-    << "[collection]\ninterval_s = " << interval_s << "\nlog_path = auto\nlog_start = " << log_start << "\n"
-    << "[listener]\nurl = " << listener_->ingest_url() << "\napi_key = " << listener_->options().api_key
-    << "\nproject_id = e2e\nca_file = " << listener_->ca_file() << "\n"
+    << "[database]\nhost = 127.0.0.1\nport = " << pg_->port()
+    << "\nname = postgres\nuser = bitville_monitor\n"
+    << "[collection]\ninterval_s = " << interval_s << "\nlog_path = auto\nlog_start = " << log_start
+    << "\n"
+    << "[listener]\nurl = " << listener_->ingest_url()
+    << "\napi_key = " << listener_->options().api_key
+    << "\nproject_id = e2e\nca_file = " << listener_->ca_file()
+    << "\n"
     // 1 s snapshots (4 envelopes/s) plus 10k log lines/s need far more than the contract's
     // 100 requests/min; the test listener's limit is disabled to match.
     << "requests_per_minute = 6000\n"
-    << "[buffer]\npath = " << dir_ << "/" << tag << "-buffer\nmax_size_mb = " << o_.buffer_max_mb << "\n"
+    << "[buffer]\npath = " << dir_ << "/" << tag << "-buffer\nmax_size_mb = " << o_.buffer_max_mb
+    << "\n"
     << "[ipc]\nruntime_dir = " << dir_ << "/" << tag << "-run\n"
-    << "[agent]\nstate_dir = " << dir_ << "/" << tag << "-state\ncontrol_dir = " << dir_ << "/" << tag
-    << "-run\n";
+    << "[agent]\nstate_dir = " << dir_ << "/" << tag << "-state\ncontrol_dir = " << dir_ << "/"
+    << tag << "-run\n";
   f.close();
   chmod(path.c_str(), 0600);
   return path;
@@ -360,14 +374,14 @@ Status Runner::SetUp(E2eReport* report) {
   po.all_log_formats = false;  // stderr only: the format most installations follow
   Say("starting PostgreSQL");
   PGAGENT_ASSIGN_OR_RETURN(pg_, PgCluster::Start(po));
-  PGAGENT_RETURN_IF_ERROR(pg_->Psql(
-                                 "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
-                                 "CREATE ROLE bitville_monitor LOGIN;"
-                                 "GRANT pg_monitor TO bitville_monitor;"
-                                 "CREATE FUNCTION pgagent_e2e_mark(a bigint, b bigint) RETURNS bigint "
-                                 "LANGUAGE plpgsql AS $$BEGIN FOR i IN a..b LOOP "
-                                 "RAISE LOG 'pgagent-e2e-mark %', i; END LOOP; RETURN b - a + 1; END$$;")
-                              .status());
+  PGAGENT_RETURN_IF_ERROR(
+      pg_->Psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
+                "CREATE ROLE bitville_monitor LOGIN;"
+                "GRANT pg_monitor TO bitville_monitor;"
+                "CREATE FUNCTION pgagent_e2e_mark(a bigint, b bigint) RETURNS bigint "
+                "LANGUAGE plpgsql AS $$BEGIN FOR i IN a..b LOOP "
+                "RAISE LOG 'pgagent-e2e-mark %', i; END LOOP; RETURN b - a + 1; END$$;")
+          .status());
   pgagent::testing::TestListenerOptions lo;
   lo.rate_limit_per_minute = 0;
   Say("starting the HTTPS test listener");
@@ -391,10 +405,11 @@ Result<double> Runner::RunPgbench(int seconds) {
   ro.timeout = std::chrono::seconds(seconds + 120);
   PGAGENT_ASSIGN_OR_RETURN(
       std::string out,
-      pgagent::testing::RunChecked({pg_->bin_dir() + "/pgbench", "-n", "-c", std::to_string(o_.pgbench_clients), "-j",
-                                    std::to_string(o_.pgbench_threads), "-T", std::to_string(seconds), "-h",
-                                    "127.0.0.1", "-p", std::to_string(pg_->port()), "-U", "postgres", "postgres"},
-                                   ro));
+      pgagent::testing::RunChecked(
+          {pg_->bin_dir() + "/pgbench", "-n", "-c", std::to_string(o_.pgbench_clients), "-j",
+           std::to_string(o_.pgbench_threads), "-T", std::to_string(seconds), "-h", "127.0.0.1",
+           "-p", std::to_string(pg_->port()), "-U", "postgres", "postgres"},
+          ro));
   const size_t pos = out.find("tps = ");
   if (pos == std::string::npos) return InternalError("no tps in pgbench output: " + out);
   return std::stod(out.substr(pos + 6));
@@ -425,10 +440,10 @@ void Runner::Overhead(OverheadResult* out) {
   Say("overhead: pgbench -i -s " + std::to_string(o_.pgbench_scale));
   pgagent::testing::RunOptions ro;
   ro.timeout = 600s;
-  auto init = pgagent::testing::RunChecked({pg_->bin_dir() + "/pgbench", "-i", "-q", "-s",
-                                            std::to_string(o_.pgbench_scale), "-h", "127.0.0.1", "-p",
-                                            std::to_string(pg_->port()), "-U", "postgres", "postgres"},
-                                           ro);
+  auto init = pgagent::testing::RunChecked(
+      {pg_->bin_dir() + "/pgbench", "-i", "-q", "-s", std::to_string(o_.pgbench_scale), "-h",
+       "127.0.0.1", "-p", std::to_string(pg_->port()), "-U", "postgres", "postgres"},
+      ro);
   if (!init.ok()) {
     out->error = init.status().ToString();
     return;
@@ -437,15 +452,18 @@ void Runner::Overhead(OverheadResult* out) {
   for (int pair = 0; pair < o_.overhead_pairs; ++pair) {
     for (bool with_agent : {false, true}) {
       (void)pg_->Psql("CHECKPOINT");
-      Daemon shipper("shipperd", Bin("shipperd/pgagent-shipperd"), config, dir_ + "/overhead-shipperd.log");
-      Daemon collector("collectord", Bin("collectord/pgagent-collectord"), config, dir_ + "/overhead-collectord.log");
+      Daemon shipper("shipperd", Bin("shipperd/pgagent-shipperd"), config,
+                     dir_ + "/overhead-shipperd.log");
+      Daemon collector("collectord", Bin("collectord/pgagent-collectord"), config,
+                       dir_ + "/overhead-collectord.log");
       const auto t0 = Clock::now();
       int acked_before = 0;
       if (with_agent) {
         // The listener acknowledges (200) without parsing or storing: in production it runs
         // on another host, here its JSON parsing would compete with PostgreSQL for the CPUs.
         acked_before = listener_->CountWithStatus(200).value_or(0);
-        if (!listener_->FailNext("status", -1, 200).ok() || !shipper.Start(0).ok() || !collector.Start(0).ok()) {
+        if (!listener_->FailNext("status", -1, 200).ok() || !shipper.Start(0).ok() ||
+            !collector.Start(0).ok()) {
           out->error = "cannot start the daemons";
           return;
         }
@@ -468,8 +486,8 @@ void Runner::Overhead(OverheadResult* out) {
         collector.Stop(15s);
         shipper.Stop(15s);
         (void)listener_->ClearFailures();
-        out->requests_acked +=
-            static_cast<uint64_t>(std::max(0, listener_->CountWithStatus(200).value_or(0) - acked_before));
+        out->requests_acked += static_cast<uint64_t>(
+            std::max(0, listener_->CountWithStatus(200).value_or(0) - acked_before));
         if (!collector.series().empty()) out->collector = collector.series().back().Stats();
         if (!shipper.series().empty()) out->shipper = shipper.series().back().Stats();
       }
@@ -479,8 +497,8 @@ void Runner::Overhead(OverheadResult* out) {
       }
       (with_agent ? out->tps_with : out->tps_without).push_back(*tps);
       char buf[96];
-      std::snprintf(buf, sizeof(buf), "overhead: run %d %s agent: %.1f tps", pair + 1, with_agent ? "with" : "without",
-                    *tps);
+      std::snprintf(buf, sizeof(buf), "overhead: run %d %s agent: %.1f tps", pair + 1,
+                    with_agent ? "with" : "without", *tps);
       Say(buf);
     }
     out->pair_ratios.push_back(out->tps_with.back() / out->tps_without.back());
@@ -492,16 +510,20 @@ void Runner::Footprint(int interval_s, FootprintResult* out) {
   out->interval_s = interval_s;
   const std::string tag = "footprint" + std::to_string(interval_s);
   const std::string config = WriteConfig(tag, interval_s, "end");
-  Say("footprint: interval " + std::to_string(interval_s) + " s for " + std::to_string(o_.footprint_s) + " s");
+  Say("footprint: interval " + std::to_string(interval_s) + " s for " +
+      std::to_string(o_.footprint_s) + " s");
   auto before = listener_->StoredCount();
-  Daemon shipper("shipperd", Bin("shipperd/pgagent-shipperd"), config, dir_ + "/" + tag + "-shipperd.log");
-  Daemon collector("collectord", Bin("collectord/pgagent-collectord"), config, dir_ + "/" + tag + "-collectord.log");
+  Daemon shipper("shipperd", Bin("shipperd/pgagent-shipperd"), config,
+                 dir_ + "/" + tag + "-shipperd.log");
+  Daemon collector("collectord", Bin("collectord/pgagent-collectord"), config,
+                   dir_ + "/" + tag + "-collectord.log");
   if (!shipper.Start(0).ok() || !collector.Start(0).ok()) return;
   // Light, steady load so the collectors have something to read.
-  auto load = ChildProcess::Start({pg_->bin_dir() + "/pgbench", "-n", "-c", "2", "-j", "1", "-R", "20", "-T",
-                                   std::to_string(o_.footprint_s + 30), "-h", "127.0.0.1", "-p",
-                                   std::to_string(pg_->port()), "-U", "postgres", "postgres"},
-                                  dir_ + "/" + tag + "-pgbench.log");
+  auto load =
+      ChildProcess::Start({pg_->bin_dir() + "/pgbench", "-n", "-c", "2", "-j", "1", "-R", "20",
+                           "-T", std::to_string(o_.footprint_s + 30), "-h", "127.0.0.1", "-p",
+                           std::to_string(pg_->port()), "-U", "postgres", "postgres"},
+                          dir_ + "/" + tag + "-pgbench.log");
   std::this_thread::sleep_for(3s);  // past start-up
   const auto t0 = Clock::now();
   while (SecondsSince(t0) < o_.footprint_s) {
@@ -531,7 +553,8 @@ void Runner::Soak(SoakResult* out) {
   std::this_thread::sleep_for(1500ms);
   const std::string config = WriteConfig("soak", o_.soak_interval_s, "beginning");
   Daemon shipper("shipperd", Bin("shipperd/pgagent-shipperd"), config, dir_ + "/soak-shipperd.log");
-  Daemon collector("collectord", Bin("collectord/pgagent-collectord"), config, dir_ + "/soak-collectord.log");
+  Daemon collector("collectord", Bin("collectord/pgagent-collectord"), config,
+                   dir_ + "/soak-collectord.log");
   const auto t0 = Clock::now();
   if (!shipper.Start(0).ok() || !collector.Start(0).ok()) {
     out->error = "cannot start the daemons";
@@ -541,70 +564,83 @@ void Runner::Soak(SoakResult* out) {
   // The chaos schedule: kills, restarts and rotations spread over 10%..70% of the soak
   // (the last 30% stays calm, so the final instances show the steady-state trend), the
   // listener outage starting at 35%.
-  struct Planned {
-    double t;
-    std::string kind;
-  };
-  std::vector<Planned> plan;
+  std::multimap<double, std::string> plan;  // t -> event
   std::mt19937 rng(o_.seed);
   std::uniform_real_distribution<double> when(0.10 * o_.soak_s, 0.70 * o_.soak_s);
   for (int i = 0; i < o_.kills; ++i) {
     // Both daemons are killed at least once; beyond that, either at random.
     const bool coll = i < 2 ? (i == 0) == (rng() % 2 == 0) : rng() % 2 == 0;
-    plan.push_back({when(rng), coll ? "kill collectord" : "kill shipperd"});
+    plan.emplace(when(rng), coll ? "kill collectord" : "kill shipperd");
   }
   for (int i = 0; i < o_.pg_restarts; ++i) {
-    plan.push_back({o_.soak_s * (0.15 + 0.45 * (i + 1) / (o_.pg_restarts + 1)), "restart postgresql"});
+    plan.emplace(o_.soak_s * (0.15 + 0.45 * (i + 1) / (o_.pg_restarts + 1)), "restart postgresql");
   }
-  for (int i = 0; i < o_.rotations; ++i) plan.push_back({when(rng), "rotate log"});
+  for (int i = 0; i < o_.rotations; ++i) plan.emplace(when(rng), "rotate log");
   if (o_.listener_down_s > 0) {
-    plan.push_back({0.35 * o_.soak_s, "listener down (connection reset)"});
-    plan.push_back({0.35 * o_.soak_s + o_.listener_down_s / 2.0, "listener down (503)"});
-    plan.push_back({0.35 * o_.soak_s + o_.listener_down_s, "listener up"});
+    plan.emplace(0.35 * o_.soak_s, "listener down (connection reset)");
+    plan.emplace(0.35 * o_.soak_s + o_.listener_down_s / 2.0, "listener down (503)");
+    plan.emplace(0.35 * o_.soak_s + o_.listener_down_s, "listener up");
   }
-  std::sort(plan.begin(), plan.end(), [](const Planned& a, const Planned& b) { return a.t < b.t; });
 
-  MarkerWriter writer("host=127.0.0.1 port=" + std::to_string(pg_->port()) +
-                          " user=postgres dbname=postgres application_name=pgagent-e2e-writer connect_timeout=5",
-                      o_.log_lines_per_s);
+  MarkerWriter writer(
+      "host=127.0.0.1 port=" + std::to_string(pg_->port()) +
+          " user=postgres dbname=postgres application_name=pgagent-e2e-writer connect_timeout=5",
+      o_.log_lines_per_s);
   writer.Start();
-  const std::vector<std::string> pgbench_argv = {
-      pg_->bin_dir() + "/pgbench", "-n", "-c", "4", "-j", "2", "-R", std::to_string(o_.soak_pgbench_tps), "-T",
-      std::to_string(o_.soak_s + 10), "-h", "127.0.0.1", "-p", std::to_string(pg_->port()), "-U", "postgres",
-      "postgres"};
+  const std::vector<std::string> pgbench_argv = {pg_->bin_dir() + "/pgbench",
+                                                 "-n",
+                                                 "-c",
+                                                 "4",
+                                                 "-j",
+                                                 "2",
+                                                 "-R",
+                                                 std::to_string(o_.soak_pgbench_tps),
+                                                 "-T",
+                                                 std::to_string(o_.soak_s + 10),
+                                                 "-h",
+                                                 "127.0.0.1",
+                                                 "-p",
+                                                 std::to_string(pg_->port()),
+                                                 "-U",
+                                                 "postgres",
+                                                 "postgres"};
   auto pgbench = ChildProcess::Start(pgbench_argv, dir_ + "/soak-pgbench.log");
-  Progress(0, "soak: started (interval " + std::to_string(o_.soak_interval_s) + " s, " +
-                  std::to_string(o_.log_lines_per_s) + " markers/s, pgbench -R " +
-                  std::to_string(o_.soak_pgbench_tps) + ")",
+  Progress(0,
+           "soak: started (interval " + std::to_string(o_.soak_interval_s) + " s, " +
+               std::to_string(o_.log_lines_per_s) + " markers/s, pgbench -R " +
+               std::to_string(o_.soak_pgbench_tps) + ")",
            nullptr);
 
   bool listener_down = false;
-  size_t next_event = 0;
   double next_sample = 0, next_drain = o_.drain_every_s;
   std::vector<std::pair<double, Daemon*>> restarts;  // restart a killed daemon at t
   auto check_exits = [&](Daemon& d, double t) {
     if (auto code = d.ExitedByItself()) {
       DaemonStats& st = &d == &collector ? out->collector : out->shipper;
       ++st.unexpected_exits;
-      st.unexpected_exit_detail.push_back("t=" + std::to_string(static_cast<int>(t)) + "s exit " +
-                                          std::to_string(*code) + ", log tail: " +
-                                          pgagent::testing::FileTail(d.log(), 600));
-      Progress(t, d.name() + " exited by itself with " + std::to_string(*code) + "; restarting", &out->events);
+      st.unexpected_exit_detail.push_back(
+          "t=" + std::to_string(static_cast<int>(t)) + "s exit " + std::to_string(*code) +
+          ", log tail: " + pgagent::testing::FileTail(d.log(), 600));
+      Progress(t, d.name() + " exited by itself with " + std::to_string(*code) + "; restarting",
+               &out->events);
       (void)d.Start(t);
     }
   };
   while (true) {
     const double t = SecondsSince(t0);
     if (t >= o_.soak_s) break;
-    while (next_event < plan.size() && plan[next_event].t <= t) {
-      const std::string& kind = plan[next_event].kind;
+    while (!plan.empty() && plan.begin()->first <= t) {
+      const std::string kind = plan.begin()->second;
+      plan.erase(plan.begin());
       if (kind == "kill collectord" || kind == "kill shipperd") {
         Daemon& d = kind == "kill collectord" ? collector : shipper;
-        if (d.running()) {
-          d.Kill9();
-          ++(&d == &collector ? out->collector : out->shipper).killed;
-          restarts.push_back({t + 1.0, &d});
+        if (!d.running()) {  // still down from the previous kill: kill it once it is back
+          plan.emplace(t + 2.0, kind);
+          continue;
         }
+        d.Kill9();
+        ++(&d == &collector ? out->collector : out->shipper).killed;
+        restarts.push_back({t + 1.0, &d});
       } else if (kind == "restart postgresql") {
         Status s = pg_->Restart();
         if (!s.ok()) Progress(t, "postgresql restart failed: " + s.ToString(), &out->events);
@@ -621,7 +657,6 @@ void Runner::Soak(SoakResult* out) {
         listener_down = false;
       }
       Progress(SecondsSince(t0), kind, &out->events);
-      ++next_event;
     }
     for (auto it = restarts.begin(); it != restarts.end();) {
       if (it->first <= t) {
@@ -680,7 +715,8 @@ void Runner::Soak(SoakResult* out) {
     std::this_thread::sleep_for(2s);
   }
   out->backlog_drain_s = SecondsSince(drain_start);
-  Progress(SecondsSince(t0), out->all_markers_arrived ? "every marker arrived" : "markers still missing",
+  Progress(SecondsSince(t0),
+           out->all_markers_arrived ? "every marker arrived" : "markers still missing",
            &out->events);
   // Graceful stop: collectord hands over what it holds, shipperd delivers what it stored.
   const int c_exit = collector.Stop(15s);
@@ -694,7 +730,8 @@ void Runner::Soak(SoakResult* out) {
   }
   const int s_exit = shipper.Stop(15s);
   Progress(SecondsSince(t0),
-           "daemons stopped (collectord " + std::to_string(c_exit) + ", shipperd " + std::to_string(s_exit) + ")",
+           "daemons stopped (collectord " + std::to_string(c_exit) + ", shipperd " +
+               std::to_string(s_exit) + ")",
            &out->events);
   (void)Drain(false);
   ledger_.Flush();
@@ -703,8 +740,10 @@ void Runner::Soak(SoakResult* out) {
   out->harness_row_gaps = ledger_.row_gaps() + ledger_.parse_errors();
   out->ledger = ledger_.Summarize(out->markers_written);
   const int killed_c = out->collector.killed, killed_s = out->shipper.killed;
-  const int unexpected_c = out->collector.unexpected_exits, unexpected_s = out->shipper.unexpected_exits;
-  auto details_c = out->collector.unexpected_exit_detail, details_s = out->shipper.unexpected_exit_detail;
+  const int unexpected_c = out->collector.unexpected_exits,
+            unexpected_s = out->shipper.unexpected_exits;
+  auto details_c = out->collector.unexpected_exit_detail,
+       details_s = out->shipper.unexpected_exit_detail;
   out->collector = Summarize(collector, out->seconds);
   out->shipper = Summarize(shipper, out->seconds);
   out->collector.killed = killed_c;
@@ -791,7 +830,10 @@ void SeriesJson(Json& j, const std::string& key, const SeriesStats& s) {
   j.Key("rss_mean_mb").Num(s.rss_mean_mb).Key("rss_max_mb").Num(s.rss_max_mb);
   j.Key("rss_anon_mean_mb").Num(s.rss_anon_mean_mb).Key("rss_anon_max_mb").Num(s.rss_anon_max_mb);
   j.Key("cpu_percent").Num(s.cpu_percent);
-  j.Key("rss_slope_mb_per_h").Num(s.rss_slope_mb_per_h).Key("rss_anon_slope_mb_per_h").Num(s.rss_anon_slope_mb_per_h);
+  j.Key("rss_slope_mb_per_h")
+      .Num(s.rss_slope_mb_per_h)
+      .Key("rss_anon_slope_mb_per_h")
+      .Num(s.rss_anon_slope_mb_per_h);
   j.Close('}');
 }
 
@@ -803,9 +845,15 @@ void NumList(Json& j, const std::string& key, const std::vector<double>& v) {
 
 void DaemonJson(Json& j, const DaemonStats& d) {
   j.Key(d.name).Open('{');
-  j.Key("instances").Num(d.instances).Key("killed").Num(d.killed).Key("unexpected_exits").Num(d.unexpected_exits);
+  j.Key("instances")
+      .Num(d.instances)
+      .Key("killed")
+      .Num(d.killed)
+      .Key("unexpected_exits")
+      .Num(d.unexpected_exits);
   j.Key("cpu_percent_all").Num(d.cpu_percent_all).Key("rss_max_mb_all").Num(d.rss_max_mb_all);
   SeriesJson(j, "longest_instance", d.longest);
+  SeriesJson(j, "longest_instance_second_half", d.longest_second_half);
   j.Key("unexpected_exit_detail").Open('[');
   for (const auto& s : d.unexpected_exit_detail) j.Str(s);
   j.Close(']');
@@ -819,13 +867,18 @@ std::string Fmt(const char* f, double v) {
 }
 
 std::string SeriesRow(const std::string& label, const SeriesStats& s) {
-  return "| " + label + " | " + Fmt("%.0f", s.seconds) + " s | " + Fmt("%.1f", s.rss_mean_mb) + " / " +
-         Fmt("%.1f", s.rss_max_mb) + " | " + Fmt("%.1f", s.rss_anon_mean_mb) + " / " + Fmt("%.1f", s.rss_anon_max_mb) +
-         " | " + Fmt("%.2f", s.cpu_percent) + " | " + Fmt("%+.2f", s.rss_anon_slope_mb_per_h) + " |\n";
+  return "| " + label + " | " + Fmt("%.0f", s.seconds) + " s | " + Fmt("%.1f", s.rss_mean_mb) +
+         " / " + Fmt("%.1f", s.rss_max_mb) + " | " + Fmt("%.1f", s.rss_anon_mean_mb) + " / " +
+         Fmt("%.1f", s.rss_anon_max_mb) + " | " + Fmt("%.2f", s.cpu_percent) + " | " +
+         // A slope over a few minutes is start-up noise, not a trend.
+         (s.seconds >= 300 ? Fmt("%+.2f", s.rss_anon_slope_mb_per_h)
+                           : std::string("n/a (< 300 s)")) +
+         " |\n";
 }
 
 const char* kSeriesHeader =
-    "| daemon | sampled | RSS mean / max (MB) | RssAnon mean / max (MB) | CPU % of one core | RssAnon slope "
+    "| daemon | sampled | RSS mean / max (MB) | RssAnon mean / max (MB) | CPU % of one core | "
+    "RssAnon slope "
     "(MB/h) |\n|---|---|---|---|---|---|\n";
 
 }  // namespace
@@ -839,7 +892,10 @@ double Median(std::vector<double> v) {
 
 E2eOptions QuickOptions() {
   E2eOptions o;
-  o.footprint_s = 20;
+  o.overhead_run_s = 8;
+  o.soak_s = 50;
+  o.log_lines_per_s = 5000;  // half the full rate: the backlog after the outage stays short
+  o.footprint_s = 15;
   o.sample_every_s = 1;
   o.drain_every_s = 5;
   o.final_wait_s = 150;
@@ -871,7 +927,12 @@ std::string E2eReport::ToJson() const {
   for (const auto& [k, v] : environment) j.Key(k).Str(v);
   j.Close('}');
   j.Key("overhead").Open('{');
-  j.Key("ran").Bool(overhead.ran).Key("scale").Num(options.pgbench_scale).Key("clients").Num(options.pgbench_clients);
+  j.Key("ran")
+      .Bool(overhead.ran)
+      .Key("scale")
+      .Num(options.pgbench_scale)
+      .Key("clients")
+      .Num(options.pgbench_clients);
   j.Key("run_s").Num(options.overhead_run_s).Key("interval_s").Num(1);
   NumList(j, "tps_without_agent", overhead.tps_without);
   NumList(j, "tps_with_agent", overhead.tps_with);
@@ -884,15 +945,32 @@ std::string E2eReport::ToJson() const {
   j.Close('}');
   const LedgerSummary& l = soak.ledger;
   j.Key("soak").Open('{');
-  j.Key("ran").Bool(soak.ran).Key("seconds").Num(soak.seconds).Key("interval_s").Num(options.soak_interval_s);
-  j.Key("markers_target_per_s").Num(options.log_lines_per_s).Key("markers_per_s").Num(soak.marker_rate);
+  j.Key("ran")
+      .Bool(soak.ran)
+      .Key("seconds")
+      .Num(soak.seconds)
+      .Key("interval_s")
+      .Num(options.soak_interval_s);
+  j.Key("markers_target_per_s")
+      .Num(options.log_lines_per_s)
+      .Key("markers_per_s")
+      .Num(soak.marker_rate);
   j.Key("markers_written").Num(static_cast<double>(soak.markers_written));
   j.Key("writer_errors").Num(static_cast<double>(soak.writer_errors));
-  j.Key("pgbench_tps_target").Num(options.soak_pgbench_tps).Key("pgbench_restarts").Num(static_cast<double>(soak.pgbench_restarts));
+  j.Key("pgbench_tps_target")
+      .Num(options.soak_pgbench_tps)
+      .Key("pgbench_restarts")
+      .Num(static_cast<double>(soak.pgbench_restarts));
   j.Key("no_loss").Bool(soak.no_loss).Key("all_markers_arrived").Bool(soak.all_markers_arrived);
-  j.Key("backlog_drain_s").Num(soak.backlog_drain_s).Key("harness_row_gaps").Num(static_cast<double>(soak.harness_row_gaps));
+  j.Key("backlog_drain_s")
+      .Num(soak.backlog_drain_s)
+      .Key("harness_row_gaps")
+      .Num(static_cast<double>(soak.harness_row_gaps));
   j.Key("ledger").Open('{');
-  j.Key("rows").Num(static_cast<double>(l.rows)).Key("correlation_rows").Num(static_cast<double>(l.correlation_rows));
+  j.Key("rows")
+      .Num(static_cast<double>(l.rows))
+      .Key("correlation_rows")
+      .Num(static_cast<double>(l.correlation_rows));
   j.Key("rows_by_source").Open('{');
   for (const auto& [k, v] : l.rows_by_source) j.Key(k).Num(static_cast<double>(v));
   j.Close('}');
@@ -901,17 +979,30 @@ std::string E2eReport::ToJson() const {
   j.Close('}');
   j.Key("distinct_records").Num(static_cast<double>(l.distinct_records));
   j.Key("duplicate_record_rows").Num(static_cast<double>(l.duplicate_record_rows));
-  j.Key("boots").Num(static_cast<double>(l.boots)).Key("boots_not_starting_at_1").Num(static_cast<double>(l.boots_not_starting_at_1));
+  j.Key("boots")
+      .Num(static_cast<double>(l.boots))
+      .Key("boots_not_starting_at_1")
+      .Num(static_cast<double>(l.boots_not_starting_at_1));
   j.Key("seq_holes").Num(static_cast<double>(l.seq_holes));
-  j.Key("markers_seen").Num(static_cast<double>(l.markers_seen)).Key("markers_missing").Num(static_cast<double>(l.markers_missing));
+  j.Key("markers_seen")
+      .Num(static_cast<double>(l.markers_seen))
+      .Key("markers_missing")
+      .Num(static_cast<double>(l.markers_missing));
   j.Key("marker_duplicates").Num(static_cast<double>(l.marker_duplicates));
   j.Key("first_missing_markers").Open('[');
   for (uint64_t n : l.first_missing_markers) j.Num(static_cast<double>(n));
   j.Close(']');
   j.Key("boots_detail").Open('[');
   for (const auto& b : l.boots_detail) {
-    j.Open('{').Key("boot_id").Str(b.boot_id).Key("first_seq").Num(static_cast<double>(b.first_seq));
-    j.Key("last_seq").Num(static_cast<double>(b.last_seq)).Key("distinct").Num(static_cast<double>(b.distinct));
+    j.Open('{')
+        .Key("boot_id")
+        .Str(b.boot_id)
+        .Key("first_seq")
+        .Num(static_cast<double>(b.first_seq));
+    j.Key("last_seq")
+        .Num(static_cast<double>(b.last_seq))
+        .Key("distinct")
+        .Num(static_cast<double>(b.distinct));
     j.Key("holes").Num(static_cast<double>(b.holes)).Close('}');
   }
   j.Close(']');
@@ -921,7 +1012,8 @@ std::string E2eReport::ToJson() const {
   DaemonJson(j, soak.shipper);
   j.Close('}');
   j.Key("events").Open('[');
-  for (const auto& e : soak.events) j.Open('{').Key("t_s").Num(e.t_s).Key("what").Str(e.what).Close('}');
+  for (const auto& e : soak.events)
+    j.Open('{').Key("t_s").Num(e.t_s).Key("what").Str(e.what).Close('}');
   j.Close(']');
   j.Key("listener_stats").Raw(soak.listener_stats_json);
   j.Key("error").Str(soak.error);
@@ -944,38 +1036,49 @@ std::string E2eReport::ToMarkdown() const {
   md << "# pgagent end-to-end report (" << options.variant << ")\n\n";
   md << "Started " << started_at << ", took " << Fmt("%.0f", wall_s) << " s. Environment:";
   for (const auto& [k, v] : environment) md << " " << k << " `" << v << "`;";
-  md << "\n\nBoth daemons are the build tree's binaries, run as child processes against a throwaway "
+  md << "\n\nBoth daemons are the build tree's binaries, run as child processes against a "
+        "throwaway "
         "PostgreSQL cluster and the HTTPS test listener (rate limit disabled, agent "
-        "`requests_per_minute = 6000`). Absolute numbers depend on the machine and its other load.\n\n";
+        "`requests_per_minute = 6000`). Absolute numbers depend on the machine and its other "
+        "load.\n\n";
   if (overhead.ran) {
-    md << "## Overhead (pgbench, scale " << options.pgbench_scale << ", " << options.pgbench_clients << " clients, "
-       << options.overhead_run_s << " s runs, agent at a 1 s interval, log_min_duration_statement = 0)\n\n";
+    md << "## Overhead (pgbench, scale " << options.pgbench_scale << ", " << options.pgbench_clients
+       << " clients, " << options.overhead_run_s
+       << " s runs, agent at a 1 s interval, log_min_duration_statement = 0)\n\n";
     md << "| pair | TPS without agent | TPS with agent | ratio |\n|---|---|---|---|\n";
     for (size_t i = 0; i < overhead.pair_ratios.size(); ++i) {
-      md << "| " << i + 1 << " | " << Fmt("%.1f", overhead.tps_without[i]) << " | " << Fmt("%.1f", overhead.tps_with[i])
-         << " | " << Fmt("%.4f", overhead.pair_ratios[i]) << " |\n";
+      md << "| " << i + 1 << " | " << Fmt("%.1f", overhead.tps_without[i]) << " | "
+         << Fmt("%.1f", overhead.tps_with[i]) << " | " << Fmt("%.4f", overhead.pair_ratios[i])
+         << " |\n";
     }
     md << "\n**Median ratio: " << Fmt("%.4f", overhead.median_ratio) << "** (target >= 0.995; "
-       << (overhead.median_ratio >= 0.995 ? "met" : "NOT met") << "). Requests delivered during the loaded runs: "
-       << overhead.requests_acked << " (the listener acknowledged them without parsing, so that it "
-       << "does not compete with PostgreSQL for the CPUs).\n\nDaemons during the last loaded run:\n\n"
-       << kSeriesHeader << SeriesRow("collectord", overhead.collector) << SeriesRow("shipperd", overhead.shipper);
+       << (overhead.median_ratio >= 0.995 ? "met" : "NOT met")
+       << "). Requests delivered during the loaded runs: " << overhead.requests_acked
+       << " (the listener acknowledged them without parsing, so that it "
+       << "does not compete with PostgreSQL for the CPUs).\n\nDaemons during the last loaded "
+          "run:\n\n"
+       << kSeriesHeader << SeriesRow("collectord", overhead.collector)
+       << SeriesRow("shipperd", overhead.shipper);
     if (!overhead.error.empty()) md << "\nError: `" << overhead.error << "`\n";
     md << "\n";
   }
   if (soak.ran) {
     const LedgerSummary& l = soak.ledger;
-    md << "## Soak with chaos (" << Fmt("%.0f", soak.seconds) << " s at a " << options.soak_interval_s
-       << " s interval)\n\n";
-    md << "Load: pgbench -R " << options.soak_pgbench_tps << " (4 clients), log_min_duration_statement = 0, plus "
-       << "numbered `RAISE LOG` markers through the server's logging collector: target " << options.log_lines_per_s
-       << "/s, achieved " << Fmt("%.0f", soak.marker_rate) << "/s (" << soak.markers_written << " markers).\n\n";
+    md << "## Soak with chaos (" << Fmt("%.0f", soak.seconds) << " s at a "
+       << options.soak_interval_s << " s interval)\n\n";
+    md << "Load: pgbench -R " << options.soak_pgbench_tps
+       << " (4 clients), log_min_duration_statement = 0, plus "
+       << "numbered `RAISE LOG` markers through the server's logging collector: target "
+       << options.log_lines_per_s << "/s, achieved " << Fmt("%.0f", soak.marker_rate) << "/s ("
+       << soak.markers_written << " markers).\n\n";
     md << "Chaos: " << soak.collector.killed << " SIGKILLs of collectord, " << soak.shipper.killed
        << " of shipperd, " << options.pg_restarts << " PostgreSQL restart(s), listener down "
-       << options.listener_down_s << " s, " << options.rotations << " log rotations (pg_rotate_logfile).\n\n";
+       << options.listener_down_s << " s, " << options.rotations
+       << " log rotations (pg_rotate_logfile).\n\n";
     md << "**Nothing lost: " << (soak.no_loss ? "YES" : "NO") << "**\n\n";
     md << "| check | value |\n|---|---|\n";
-    md << "| markers seen / written | " << l.markers_seen << " / " << soak.markers_written << " |\n";
+    md << "| markers seen / written | " << l.markers_seen << " / " << soak.markers_written
+       << " |\n";
     md << "| markers missing | " << l.markers_missing << " |\n";
     md << "| marker duplicates (re-read after a kill) | " << l.marker_duplicates << " |\n";
     md << "| boot ids (collectord starts + renumbering) | " << l.boots << " |\n";
@@ -983,28 +1086,41 @@ std::string E2eReport::ToMarkdown() const {
     md << "| seq holes inside a boot | " << l.seq_holes << " |\n";
     md << "| boots not starting at seq 1 | " << l.boots_not_starting_at_1 << " |\n";
     md << "| duplicate record rows | " << l.duplicate_record_rows << " |\n";
-    md << "| listener rows (of which per-correlation copies) | " << l.rows << " (" << l.correlation_rows << ") |\n";
-    md << "| backlog after load stop arrived within | " << Fmt("%.0f", soak.backlog_drain_s) << " s |\n";
+    md << "| listener rows (of which per-correlation copies) | " << l.rows << " ("
+       << l.correlation_rows << ") |\n";
+    md << "| backlog after load stop arrived within | " << Fmt("%.0f", soak.backlog_drain_s)
+       << " s |\n";
     md << "| harness row gaps (must be 0) | " << soak.harness_row_gaps << " |\n";
-    md << "| unexpected daemon exits | collectord " << soak.collector.unexpected_exits << ", shipperd "
-       << soak.shipper.unexpected_exits << " |\n\n";
+    md << "| unexpected daemon exits | collectord " << soak.collector.unexpected_exits
+       << ", shipperd " << soak.shipper.unexpected_exits << " |\n\n";
     md << "Records by kind:";
     for (const auto& [k, v] : l.records_by_kind) md << " " << k << " " << v << ";";
     md << "\n\nResources (longest-lived instance; its RssAnon slope is the growth trend):\n\n"
-       << kSeriesHeader << SeriesRow("collectord", soak.collector.longest) << SeriesRow("shipperd", soak.shipper.longest);
-    md << "\nAll instances together: collectord " << Fmt("%.1f", soak.collector.cpu_percent_all) << " % CPU, max RSS "
-       << Fmt("%.1f", soak.collector.rss_max_mb_all) << " MB; shipperd " << Fmt("%.1f", soak.shipper.cpu_percent_all)
-       << " % CPU, max RSS " << Fmt("%.1f", soak.shipper.rss_max_mb_all) << " MB.\n\n";
+       << kSeriesHeader << SeriesRow("collectord", soak.collector.longest)
+       << SeriesRow("shipperd", soak.shipper.longest);
+    md << "\nGrowth trend after warm-up (RssAnon slope over the second half of the longest "
+          "instance's life): "
+       << "collectord " << Fmt("%+.2f", soak.collector.longest_second_half.rss_anon_slope_mb_per_h)
+       << " MB/h over " << Fmt("%.0f", soak.collector.longest_second_half.seconds)
+       << " s, shipperd " << Fmt("%+.2f", soak.shipper.longest_second_half.rss_anon_slope_mb_per_h)
+       << " MB/h over " << Fmt("%.0f", soak.shipper.longest_second_half.seconds) << " s.\n";
+    md << "\nAll instances together: collectord " << Fmt("%.1f", soak.collector.cpu_percent_all)
+       << " % CPU, max RSS " << Fmt("%.1f", soak.collector.rss_max_mb_all) << " MB; shipperd "
+       << Fmt("%.1f", soak.shipper.cpu_percent_all) << " % CPU, max RSS "
+       << Fmt("%.1f", soak.shipper.rss_max_mb_all) << " MB.\n\n";
     md << "<details><summary>Events</summary>\n\n";
     for (const auto& e : soak.events) md << "- " << Fmt("%.1f", e.t_s) << " s: " << e.what << "\n";
     md << "\nListener counters: `" << soak.listener_stats_json << "`\n\n</details>\n\n";
     for (const DaemonStats* d : {&soak.collector, &soak.shipper}) {
-      for (const auto& s : d->unexpected_exit_detail) md << "Unexpected exit of " << d->name << ": `" << s << "`\n\n";
+      for (const auto& s : d->unexpected_exit_detail)
+        md << "Unexpected exit of " << d->name << ": `" << s << "`\n\n";
     }
   }
   if (!footprints.empty()) {
-    md << "## Footprint (pgbench -R 20 background load)\n\n| interval | daemon | sampled | RSS mean / max (MB) | "
-          "RssAnon mean / max (MB) | CPU % of one core | RssAnon slope (MB/h) |\n|---|---|---|---|---|---|---|\n";
+    md << "## Footprint (pgbench -R 20 background load)\n\n| interval | daemon | sampled | RSS "
+          "mean / max (MB) | "
+          "RssAnon mean / max (MB) | CPU % of one core | RssAnon slope (MB/h) "
+          "|\n|---|---|---|---|---|---|---|\n";
     for (const auto& f : footprints) {
       md << "| " << f.interval_s << " s " << SeriesRow("collectord", f.collector);
       md << "| " << f.interval_s << " s " << SeriesRow("shipperd", f.shipper);
@@ -1041,8 +1157,9 @@ Status WriteReport(const E2eReport& report, const std::string& dir) {
     path = dir.substr(0, pos);
     if (!path.empty()) mkdir(path.c_str(), 0755);
   }
-  for (const auto& [name, text] : {std::pair<std::string, std::string>{"report.md", report.ToMarkdown()},
-                                   std::pair<std::string, std::string>{"report.json", report.ToJson()}}) {
+  for (const auto& [name, text] :
+       {std::pair<std::string, std::string>{"report.md", report.ToMarkdown()},
+        std::pair<std::string, std::string>{"report.json", report.ToJson()}}) {
     std::ofstream f(dir + "/" + name);
     f << text;
     if (!f) return UnavailableError("cannot write " + dir + "/" + name);

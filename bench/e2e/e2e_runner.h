@@ -62,18 +62,19 @@ struct E2eOptions {
   std::function<void(const std::string&)> progress;
 };
 
-// The CI variant (~3 min on 2 shared cores) and the full variant (~50 min).
+// The CI variant (~4-6 min on 2 shared cores) and the full variant (~50 min).
 E2eOptions QuickOptions();
 E2eOptions FullOptions();
 
 struct DaemonStats {
   std::string name;
-  int instances = 0;                 // processes started
-  int killed = 0;                    // SIGKILLs sent by the chaos schedule
-  int unexpected_exits = 0;          // exits nobody asked for (a crash: always a bug)
+  int instances = 0;         // processes started
+  int killed = 0;            // SIGKILLs sent by the chaos schedule
+  int unexpected_exits = 0;  // exits nobody asked for (a crash: always a bug)
   std::vector<std::string> unexpected_exit_detail;
-  SeriesStats longest;               // the longest-lived instance (trend = its slope)
-  double cpu_percent_all = 0;        // CPU seconds of all instances / soak wall seconds
+  SeriesStats longest;              // the longest-lived instance
+  SeriesStats longest_second_half;  // its second half: the trend after warm-up
+  double cpu_percent_all = 0;       // CPU seconds of all instances / soak wall seconds
   double rss_max_mb_all = 0;
 };
 
@@ -83,8 +84,8 @@ struct OverheadResult {
   std::vector<double> tps_with;
   std::vector<double> pair_ratios;
   double median_ratio = 0;
-  uint64_t requests_acked = 0;      // ingest requests answered 200 during the B runs
-  SeriesStats collector, shipper;   // sampled during the B runs (last B run)
+  uint64_t requests_acked = 0;     // ingest requests answered 200 during the B runs
+  SeriesStats collector, shipper;  // sampled during the B runs (last B run)
   std::string error;
 };
 
@@ -97,17 +98,17 @@ struct SoakResult {
   bool ran = false;
   double seconds = 0;
   uint64_t markers_written = 0;
-  double marker_rate = 0;           // achieved markers per second
-  uint64_t writer_errors = 0;       // marker batches retried (PostgreSQL down)
+  double marker_rate = 0;      // achieved markers per second
+  uint64_t writer_errors = 0;  // marker batches retried (PostgreSQL down)
   uint64_t pgbench_restarts = 0;
   LedgerSummary ledger;
   DaemonStats collector, shipper;
   std::vector<ChaosEvent> events;
   std::string listener_stats_json;
-  uint64_t harness_row_gaps = 0;    // listener rows lost by the harness' own draining (must be 0)
-  double backlog_drain_s = 0;       // from load stop until every marker arrived
+  uint64_t harness_row_gaps = 0;  // listener rows lost by the harness' own draining (must be 0)
+  double backlog_drain_s = 0;     // from load stop until every marker arrived
   bool all_markers_arrived = false;
-  bool no_loss = false;             // markers complete, no seq holes, no late-starting boot
+  bool no_loss = false;  // markers complete, no seq holes, no late-starting boot
   std::string error;
 };
 

@@ -26,7 +26,8 @@ Result<ProcSample> ReadProcSample(pid_t pid, const std::string& proc_root) {
   const std::string base = proc_root + "/" + std::to_string(pid);
   std::ifstream status_file(base + "/status");
   std::ifstream stat_file(base + "/stat");
-  if (!status_file || !stat_file) return NotFoundError("process " + std::to_string(pid) + " is gone");
+  if (!status_file || !stat_file)
+    return NotFoundError("process " + std::to_string(pid) + " is gone");
   std::stringstream status;
   status << "\n" << status_file.rdbuf();
   std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
@@ -90,7 +91,8 @@ SeriesStats SampleSeries::Stats(double from_s) const {
   st.rss_mean_mb /= static_cast<double>(used.size());
   st.rss_anon_mean_mb /= static_cast<double>(used.size());
   st.seconds = used.back()->t_s - used.front()->t_s;
-  if (st.seconds > 0) st.cpu_percent = (used.back()->cpu_s - used.front()->cpu_s) / st.seconds * 100.0;
+  if (st.seconds > 0)
+    st.cpu_percent = (used.back()->cpu_s - used.front()->cpu_s) / st.seconds * 100.0;
   st.rss_slope_mb_per_h = Slope(t, rss);
   st.rss_anon_slope_mb_per_h = Slope(t, anon);
   return st;

@@ -27,12 +27,12 @@ Result<ProcSample> ReadProcSample(pid_t pid, const std::string& proc_root = "/pr
 
 struct SeriesStats {
   size_t samples = 0;
-  double seconds = 0;          // last t_s - first t_s
+  double seconds = 0;  // last t_s - first t_s
   double rss_mean_mb = 0;
   double rss_max_mb = 0;
   double rss_anon_mean_mb = 0;
   double rss_anon_max_mb = 0;
-  double cpu_percent = 0;      // CPU seconds used / wall seconds * 100, over the series
+  double cpu_percent = 0;              // CPU seconds used / wall seconds * 100, over the series
   double rss_anon_slope_mb_per_h = 0;  // least-squares slope of RssAnon over t_s
   double rss_slope_mb_per_h = 0;       // same for VmRSS
 };

@@ -587,17 +587,28 @@ Result<uint64_t> LmdbBuffer::HighWaterMark(const std::string& boot_id) {
 }
 
 Result<std::vector<BufferedItem>> LmdbBuffer::Peek(size_t limit, uint64_t after) {
+  if (limit == 0 || after == UINT64_MAX) return std::vector<BufferedItem>{};
+  return Scan(limit, after, /*newest_first=*/false);
+}
+
+Result<std::vector<BufferedItem>> LmdbBuffer::PeekNewest(size_t limit) {
+  if (limit == 0) return std::vector<BufferedItem>{};
+  return Scan(limit, 0, /*newest_first=*/true);
+}
+
+Result<std::vector<BufferedItem>> LmdbBuffer::Scan(size_t limit, uint64_t after,
+                                                   bool newest_first) {
   std::vector<BufferedItem> items;
   std::vector<uint64_t> corrupt;
-  if (limit == 0 || after == UINT64_MAX) return items;
   {
     PGAGENT_ASSIGN_OR_RETURN(Txn txn, BeginRead());
     Cursor cursor(txn.get(), records_dbi_);
     if (!txn.Check(cursor.open_rc(), "mdb_cursor_open")) return txn.status();
     const std::string start = EncodeKey(after + 1);
     MDB_val key = ToVal(start), value{};
-    int rc = cursor.Get(&key, &value, MDB_SET_RANGE);
-    for (; rc == MDB_SUCCESS && items.size() < limit; rc = cursor.Get(&key, &value, MDB_NEXT)) {
+    const MDB_cursor_op step = newest_first ? MDB_PREV : MDB_NEXT;
+    int rc = cursor.Get(&key, &value, newest_first ? MDB_LAST : MDB_SET_RANGE);
+    for (; rc == MDB_SUCCESS && items.size() < limit; rc = cursor.Get(&key, &value, step)) {
       Result<pgagent::v1::Record> record = DecodeRecordValue(ToView(value));
       if (!record.ok()) {
         corrupt.push_back(DecodeKey(key));

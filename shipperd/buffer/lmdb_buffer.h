@@ -78,6 +78,8 @@ class LmdbBuffer final : public RecordBuffer {
   Result<AppendOutcome> Append(const std::vector<pgagent::v1::Record>& records) override;
   Result<uint64_t> HighWaterMark(const std::string& boot_id) override;
   Result<std::vector<BufferedItem>> Peek(size_t limit, uint64_t after = 0) override;
+  // Walks the records sub-database backwards (MDB_LAST, MDB_PREV) in one read transaction.
+  Result<std::vector<BufferedItem>> PeekNewest(size_t limit) override;
   Status Remove(const std::vector<uint64_t>& keys) override;
   // records_by_kind is counted by a scan of the record headers (O(records)); the other
   // figures are kept in the meta sub-database.
@@ -118,6 +120,8 @@ class LmdbBuffer final : public RecordBuffer {
   Status RunWrite(const std::function<Status(Txn&)>& body);
   Status EvictForMapFull(int attempt);
   Result<Txn> BeginRead();
+  // Peek() (oldest first, keys > after) or PeekNewest() (newest first, `after` unused).
+  Result<std::vector<BufferedItem>> Scan(size_t limit, uint64_t after, bool newest_first);
   int64_t NowUnixMs() const;
 
   // Pieces of the write transactions (all leave errors sticky in the Txn).

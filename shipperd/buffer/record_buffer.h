@@ -82,6 +82,10 @@ class RecordBuffer {
   // (0 = from the head). Corrupt records are skipped and counted.
   virtual Result<std::vector<BufferedItem>> Peek(size_t limit, uint64_t after = 0) = 0;
 
+  // Up to `limit` records from the tail (NEWEST first), for the dispatcher's live-first
+  // policy. Corrupt records are skipped and counted, as in Peek().
+  virtual Result<std::vector<BufferedItem>> PeekNewest(size_t limit) = 0;
+
   // Removes the records with these keys (delivered). Unknown keys are ignored.
   virtual Status Remove(const std::vector<uint64_t>& keys) = 0;
 

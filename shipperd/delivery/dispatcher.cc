@@ -1,5 +1,7 @@
 #include "shipperd/delivery/dispatcher.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 
 namespace pgagent {
@@ -30,10 +32,13 @@ Dispatcher::Dispatcher(DispatcherOptions options, RecordBuffer& buffer, Transpor
       breaker_(options_.breaker, clock, std::move(random01)),
       budget_(options_.requests_per_minute, clock) {}
 
+Dispatcher::~Dispatcher() { FlushRemovals(); }
+
 void Dispatcher::Reconfigure(const DispatcherOptions& options) {
+  FlushRemovals();
   options_ = options;
-  encoder_ = EnvelopeEncoder(EncoderOptions{options_.project_id, options_.max_envelope_bytes,
-                                            PGAGENT_VERSION});
+  encoder_ = EnvelopeEncoder(
+      EncoderOptions{options_.project_id, options_.max_envelope_bytes, PGAGENT_VERSION});
   budget_.set_per_minute(options_.requests_per_minute);
   work_.reset();  // re-encoded with the new project on the next Step()
   auth_error_logged_ = false;
@@ -58,16 +63,22 @@ std::chrono::milliseconds Dispatcher::Step() {
       UpdateStats([&](DispatcherStats& s) { s.last_error = loaded.ToString(); });
       return kTransientRetryWait;
     }
-    if (!work_) return kIdleWait;
+    if (!work_) {
+      FlushRemovals();
+      return kIdleWait;
+    }
   }
   // The budget first: AllowRequest() may start a half-open probe, which must then be sent.
   const auto wait = budget_.WaitTime();
   if (wait > std::chrono::steady_clock::duration::zero()) {
+    FlushRemovals();  // waiting anyway: the sync costs no delivery time
     return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(wait),
                     std::chrono::milliseconds(1));
   }
   if (!breaker_.AllowRequest()) {
-    auto cooldown = std::chrono::duration_cast<std::chrono::milliseconds>(breaker_.RemainingCooldown());
+    FlushRemovals();
+    auto cooldown =
+        std::chrono::duration_cast<std::chrono::milliseconds>(breaker_.RemainingCooldown());
     return std::max(cooldown, std::chrono::milliseconds(100));
   }
   return Send();
@@ -95,10 +106,69 @@ size_t Dispatcher::CorrelationBudget() const {
   return std::min(options_.correlation_budget_per_record, static_cast<size_t>(spare));
 }
 
-Status Dispatcher::LoadWork() {
-  PGAGENT_ASSIGN_OR_RETURN(std::vector<BufferedItem> items, buffer_.Peek(options_.peek_batch));
-  if (items.empty()) return Status::Ok();
+std::chrono::system_clock::duration Dispatcher::Age(const Record& record) const {
+  const auto collected = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(record.collected_at().seconds()) +
+          std::chrono::nanoseconds(record.collected_at().nanos())));
+  return clock_.Now() - collected;
+}
+
+Result<std::optional<BufferedItem>> Dispatcher::OldestLiveSnapshot(uint64_t head_key) {
+  PGAGENT_ASSIGN_OR_RETURN(std::vector<BufferedItem> newest,
+                           buffer_.PeekNewest(options_.live_peek + live_pending_));
+  SkipDelivered(newest);
+  std::optional<BufferedItem> oldest_live;
+  // Newest first; keys are not ordered by collected_at (an outbox may resend old records),
+  // so every one of them is looked at rather than stopping at the first stale record.
+  for (BufferedItem& item : newest) {
+    if (item.key <= head_key) break;
+    const auto kind = item.record.kind();
+    if (kind == pgagent::v1::RECORD_KIND_LOG || kind == pgagent::v1::RECORD_KIND_UNSPECIFIED) {
+      continue;
+    }
+    if (Age(item.record) > options_.live_age) continue;
+    oldest_live = std::move(item);
+  }
+  return oldest_live;
+}
+
+void Dispatcher::SkipDelivered(std::vector<BufferedItem>& items) const {
+  if (delivered_.empty()) return;
+  items.erase(std::remove_if(items.begin(), items.end(),
+                             [&](const BufferedItem& item) { return delivered_.count(item.key); }),
+              items.end());
+}
+
+Result<std::vector<BufferedItem>> Dispatcher::NextRecords(bool& live) {
+  live = false;
+  more_waiting_ = false;
+  PGAGENT_ASSIGN_OR_RETURN(
+      std::vector<BufferedItem> items,
+      buffer_.Peek(options_.peek_batch + live_pending_, head_delivered_through_));
+  SkipDelivered(items);
+  if (items.empty()) return items;
+  if (options_.live_first && Age(items.front().record) > options_.backlog_age) {
+    PGAGENT_ASSIGN_OR_RETURN(std::optional<BufferedItem> snapshot,
+                             OldestLiveSnapshot(items.front().key));
+    if (snapshot) {
+      live = true;
+      more_waiting_ = true;  // the backlog's head at least
+      std::vector<BufferedItem> chosen;
+      chosen.push_back(std::move(*snapshot));
+      return chosen;
+    }
+  }
+  const size_t available = items.size();
   std::vector<BufferedItem> chosen = ChooseRecords(items);
+  more_waiting_ = available > chosen.size();
+  return chosen;
+}
+
+Status Dispatcher::LoadWork() {
+  bool live = false;
+  PGAGENT_ASSIGN_OR_RETURN(std::vector<BufferedItem> chosen, NextRecords(live));
+  if (chosen.empty()) return Status::Ok();
   Work work;
   work.first = chosen.front().record;
   std::vector<const Record*> records;
@@ -107,9 +177,10 @@ Status Dispatcher::LoadWork() {
     records.push_back(&item.record);
   }
   const size_t budget = CorrelationBudget();
-  Result<EncodeResult> encoded = records.size() > 1 || work.first.kind() == pgagent::v1::RECORD_KIND_LOG
-                                     ? encoder_.EncodeLogs(records, budget)
-                                     : encoder_.Encode(work.first, budget);
+  Result<EncodeResult> encoded =
+      records.size() > 1 || work.first.kind() == pgagent::v1::RECORD_KIND_LOG
+          ? encoder_.EncodeLogs(records, budget)
+          : encoder_.Encode(work.first, budget);
   if (!encoded.ok()) {
     // A record that cannot be encoded never will be: dead-letter it so the queue moves on.
     DeadLetter letter;
@@ -121,16 +192,18 @@ Status Dispatcher::LoadWork() {
       ++s.encode_errors;
       ++s.dead_lettered;
     });
-    log::Warn("delivery.record_not_encodable", {{"record_key", work.keys.front()},
-                                                 {"error", encoded.status().message()}});
+    log::Warn("delivery.record_not_encodable",
+              {{"record_key", work.keys.front()}, {"error", encoded.status().message()}});
     return Status::Ok();
   }
   UpdateStats([&](DispatcherStats& s) {
     s.correlation_envelopes += encoded->correlation_envelopes;
     s.unlinked_correlation_ids += encoded->unlinked_correlation_ids;
     if (records.size() > 1) s.coalesced_log_records += records.size();
+    if (live) ++s.live_first_records;
   });
   work.envelopes = std::move(encoded->envelopes);
+  work.live = live;
   work_ = std::move(work);
   return Status::Ok();
 }
@@ -170,8 +243,9 @@ std::chrono::milliseconds Dispatcher::Send() {
   }
   if (status == 401 || status == 403) {
     OnAuthFailure(status);
-    return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(breaker_.RemainingCooldown()),
-                    std::chrono::milliseconds(100));
+    return std::max(
+        std::chrono::duration_cast<std::chrono::milliseconds>(breaker_.RemainingCooldown()),
+        std::chrono::milliseconds(100));
   }
   if (status == 413) {
     OnTooLarge(*response);
@@ -207,11 +281,10 @@ void Dispatcher::OnPermanentRejection(const HttpResponse& response) {
     UpdateStats([&](DispatcherStats& s) { s.last_error = stored.ToString(); });
     return;
   }
-  log::Warn("delivery.dead_lettered",
-            {{"http_status", response.status},
-             {"source", work_->envelopes[work_->next].source},
-             {"record_key", work_->keys.front()},
-             {"response", response.body.substr(0, 200)}});
+  log::Warn("delivery.dead_lettered", {{"http_status", response.status},
+                                       {"source", work_->envelopes[work_->next].source},
+                                       {"record_key", work_->keys.front()},
+                                       {"response", response.body.substr(0, 200)}});
   UpdateStats([](DispatcherStats& s) { ++s.dead_lettered; });
   breaker_.OnSuccess();  // the listener answered: it is up
   ++work_->next;
@@ -220,8 +293,8 @@ void Dispatcher::OnPermanentRejection(const HttpResponse& response) {
 
 void Dispatcher::OnTooLarge(const HttpResponse& response) {
   const Envelope& envelope = work_->envelopes[work_->next];
-  EnvelopeEncoder smaller(EncoderOptions{options_.project_id, envelope.body.size() / 2,
-                                         PGAGENT_VERSION});
+  EnvelopeEncoder smaller(
+      EncoderOptions{options_.project_id, envelope.body.size() / 2, PGAGENT_VERSION});
   Result<EncodeResult> parts = work_->first.kind() == pgagent::v1::RECORD_KIND_LOG
                                    ? smaller.EncodeLogs({&work_->first}, 0)
                                    : smaller.Encode(work_->first, 0);
@@ -268,10 +341,12 @@ std::chrono::milliseconds Dispatcher::OnTransient(const std::string& error) {
     s.last_error = error;
   });
   if (before != BreakerState::kOpen && breaker_.state() == BreakerState::kOpen) {
-    log::Warn("delivery.breaker_open",
-              {{"error", error},
-               {"cooldown_ms", static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   breaker_.RemainingCooldown()).count())}});
+    log::Warn(
+        "delivery.breaker_open",
+        {{"error", error},
+         {"cooldown_ms", static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  breaker_.RemainingCooldown())
+                                                  .count())}});
   }
   return kTransientRetryWait;
 }
@@ -289,20 +364,36 @@ std::chrono::milliseconds Dispatcher::OnConfigurationError(const Status& error) 
                 {"error", error.message()},
                 {"hint", "check [listener] url and ca_file; records stay buffered"}});
   }
-  return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(breaker_.RemainingCooldown()),
-                  std::chrono::milliseconds(100));
+  return std::max(
+      std::chrono::duration_cast<std::chrono::milliseconds>(breaker_.RemainingCooldown()),
+      std::chrono::milliseconds(100));
 }
 
 void Dispatcher::FinishIfDone() {
   if (work_->next < work_->envelopes.size()) return;
-  Status removed = buffer_.Remove(work_->keys);
-  if (!removed.ok()) {
-    // Delivered but still buffered: it will be sent again (a duplicate, never a loss).
-    UpdateStats([&](DispatcherStats& s) { s.last_error = removed.ToString(); });
+  if (delivered_.empty()) delivered_since_ = clock_.Monotonic();
+  delivered_.insert(work_->keys.begin(), work_->keys.end());
+  if (work_->live) {
+    live_pending_ += work_->keys.size();
   } else {
-    UpdateStats([&](DispatcherStats& s) { s.records_delivered += work_->keys.size(); });
+    head_delivered_through_ = std::max(head_delivered_through_, work_->keys.back());
   }
+  UpdateStats([&](DispatcherStats& s) { s.records_delivered += work_->keys.size(); });
   work_.reset();
+  if (!more_waiting_ || delivered_.size() >= options_.remove_batch ||
+      clock_.Monotonic() - delivered_since_ >= options_.remove_delay) {
+    FlushRemovals();
+  }
+}
+
+void Dispatcher::FlushRemovals() {
+  if (delivered_.empty()) return;
+  Status removed = buffer_.Remove(std::vector<uint64_t>(delivered_.begin(), delivered_.end()));
+  // On failure they are read and sent again: a duplicate, never a loss.
+  if (!removed.ok()) UpdateStats([&](DispatcherStats& s) { s.last_error = removed.ToString(); });
+  delivered_.clear();
+  head_delivered_through_ = 0;
+  live_pending_ = 0;
 }
 
 }  // namespace pgagent

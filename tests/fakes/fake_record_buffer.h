@@ -76,8 +76,18 @@ class FakeRecordBuffer final : public RecordBuffer {
     return items;
   }
 
+  Result<std::vector<BufferedItem>> PeekNewest(size_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<BufferedItem> items;
+    for (auto it = items_.rbegin(); it != items_.rend() && items.size() < limit; ++it) {
+      items.push_back(it->second.item);
+    }
+    return items;
+  }
+
   Status Remove(const std::vector<uint64_t>& keys) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++remove_calls_;
     for (uint64_t key : keys) EraseLocked(key);
     return Status::Ok();
   }
@@ -158,6 +168,11 @@ class FakeRecordBuffer final : public RecordBuffer {
     failures_left_ = count;
     failure_ = std::move(status);
   }
+  // Number of Remove() calls so far (each is one transaction in a real buffer).
+  uint64_t remove_calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return remove_calls_;
+  }
   // Number of Append() calls so far (failed ones included).
   uint64_t append_calls() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -222,6 +237,7 @@ class FakeRecordBuffer final : public RecordBuffer {
   int failures_left_ = 0;
   Status failure_;
   uint64_t append_calls_ = 0;
+  uint64_t remove_calls_ = 0;
 };
 
 }  // namespace pgagent

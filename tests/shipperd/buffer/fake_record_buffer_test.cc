@@ -29,6 +29,18 @@ TEST(FakeRecordBufferTest, KeepsFifoOrderAndSkipsDuplicates) {
   EXPECT_EQ(buffer.Peek(10)->front().record.id().seq(), 2u);
 }
 
+TEST(FakeRecordBufferTest, PeekNewestReadsFromTheTailNewestFirst) {
+  FakeRecordBuffer buffer;
+  EXPECT_TRUE(buffer.PeekNewest(2)->empty());
+  ASSERT_TRUE(buffer.Append({MakeRecord("b", 1), MakeRecord("b", 2), MakeRecord("b", 3)}).ok());
+  auto newest = buffer.PeekNewest(2);
+  ASSERT_TRUE(newest.ok());
+  ASSERT_EQ(newest->size(), 2u);
+  EXPECT_EQ((*newest)[0].record.id().seq(), 3u);
+  EXPECT_EQ((*newest)[1].record.id().seq(), 2u);
+  EXPECT_GT((*newest)[0].key, (*newest)[1].key);
+}
+
 TEST(FakeRecordBufferTest, EvictsOldestOverTheCapAndCountsByKind) {
   const uint64_t one = MakeRecord("b", 1).ByteSizeLong() + FakeRecordBuffer::kOverheadBytes;
   FakeRecordBuffer buffer(2 * one);

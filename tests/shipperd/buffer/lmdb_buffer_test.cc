@@ -80,6 +80,21 @@ TEST_F(LmdbBufferTest, AppendedRecordsArePeekedInFifoOrderAndRemoved) {
   EXPECT_EQ(stats->bytes, 3 * (*items)[0].stored_bytes);
 }
 
+TEST_F(LmdbBufferTest, PeekNewestReadsFromTheTailNewestFirst) {
+  auto buffer = OpenBuffer();
+  ASSERT_TRUE(buffer);
+  EXPECT_TRUE(buffer->PeekNewest(3)->empty());
+  ASSERT_TRUE(buffer->Append(Batch("boot", 1, 5)).ok());
+  auto newest = buffer->PeekNewest(3);
+  ASSERT_TRUE(newest.ok()) << newest.status().ToString();
+  EXPECT_EQ(Seqs(*newest), std::vector<uint64_t>({5, 4, 3}));
+  EXPECT_GT((*newest)[0].key, (*newest)[1].key);
+  EXPECT_EQ(Seqs(*buffer->PeekNewest(10)), std::vector<uint64_t>({5, 4, 3, 2, 1}));
+  EXPECT_TRUE(buffer->PeekNewest(0)->empty());
+  ASSERT_TRUE(buffer->Remove({newest->front().key}).ok());
+  EXPECT_EQ(Seqs(*buffer->PeekNewest(1)), std::vector<uint64_t>({4}));
+}
+
 TEST_F(LmdbBufferTest, KeysKeepIncreasingAcrossReopenEvenWhenEmptied) {
   uint64_t last_key = 0;
   {
@@ -303,6 +318,31 @@ TEST_F(LmdbBufferTest, CorruptRecordsAreSkippedCountedAndRemoved) {
   EXPECT_EQ(stats->bytes, 3 * items->front().stored_bytes);
   EXPECT_EQ(Seqs(*buffer->Peek(10)), std::vector<uint64_t>({1, 3, 5}));
   EXPECT_EQ(buffer->Stats()->corrupt_skipped, 2u);
+}
+
+TEST_F(LmdbBufferTest, PeekNewestSkipsAndCountsACorruptRecordAtTheTail) {
+  const LmdbBufferOptions options = Options();
+  {
+    auto buffer = OpenBuffer(options);
+    ASSERT_TRUE(buffer->Append(Batch("boot", 1, 3)).ok());
+  }
+  int rc = WithRawTxn(options.path, [](MDB_txn* txn, MDB_dbi records, MDB_dbi) {
+    std::string k = EncodeKeyForTest(3);
+    MDB_val kv{k.size(), k.data()}, value{};
+    if (int r = mdb_get(txn, records, &kv, &value); r != MDB_SUCCESS) return r;
+    std::string bytes(static_cast<const char*>(value.mv_data), value.mv_size);
+    bytes[bytes.size() - 1] ^= 0x01;
+    MDB_val nv{bytes.size(), bytes.data()};
+    return mdb_put(txn, records, &kv, &nv, 0);
+  });
+  ASSERT_EQ(rc, MDB_SUCCESS) << mdb_strerror(rc);
+
+  auto buffer = OpenBuffer(options);
+  auto newest = buffer->PeekNewest(2);
+  ASSERT_TRUE(newest.ok());
+  EXPECT_EQ(Seqs(*newest), std::vector<uint64_t>({2, 1}));
+  EXPECT_EQ(buffer->Stats()->corrupt_skipped, 1u);
+  EXPECT_EQ(buffer->Stats()->records, 2u);
 }
 
 TEST_F(LmdbBufferTest, WrongAccountingIsRepairedAtOpen) {
