@@ -170,8 +170,8 @@ TEST_F(StatementsCollectorTest, TextsAreFetchedOncePerQueryid) {
 
 TEST_F(StatementsCollectorTest, NoTextIsFetchedWhileTextFetchingIsShed) {
   pgss_.entries = {{10, 1, 5, 2.0, "SELECT $1"}};
-  ASSERT_TRUE(Cycle().ok());
   collector_.set_fetch_texts(false);
+  ASSERT_TRUE(Cycle().ok());
   pgss_.entries[0].calls += 1;
   auto snap = Cycle();
   ASSERT_TRUE(snap.ok());
