@@ -31,7 +31,10 @@ if [ "${PGAGENT_SKIP_ASAN:-0}" != "1" ]; then
   echo "== build (ASan + UBSan) =="
   cmake -S "$ROOT" -B "$ROOT/build-asan" -DCMAKE_BUILD_TYPE=Debug -DPGAGENT_SANITIZE=ON \
     -DPGAGENT_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
-  cmake --build "$ROOT/build-asan" -j"$JOBS"
+  # Only the unit test binaries: their ctest names are their target names.
+  unit_targets=$(cd "$ROOT/build-asan" && ctest -N -L unit | sed -n 's/^ *Test *#[0-9]*: //p')
+  # shellcheck disable=SC2086
+  cmake --build "$ROOT/build-asan" -j"$JOBS" --target $unit_targets
   echo "== unit tests under ASan + UBSan =="
   (cd "$ROOT/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
      ctest --output-on-failure -j"$JOBS" -L unit ${PGAGENT_TEST_ARGS:-}) || status=1
