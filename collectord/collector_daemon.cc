@@ -537,11 +537,19 @@ void CollectorDaemon::PumpLogs() {
   if (parts_->pending_logs.empty()) {
     std::vector<LogBatch> batches;
     parts_->log_source->Poll(&batches);
-    const size_t max_bytes = static_cast<size_t>(config_.ipc.max_message_bytes) / 2;
-    for (auto& b : batches) {
-      for (auto& part : SplitLogBatch(std::move(b), max_bytes)) parts_->pending_logs.push_back(std::move(part));
-    }
+    QueueLogBatches(batches);
   }
+  OfferPendingLogs();
+}
+
+void CollectorDaemon::QueueLogBatches(std::vector<LogBatch>& batches) {
+  const size_t max_bytes = static_cast<size_t>(config_.ipc.max_message_bytes) / 2;
+  for (auto& b : batches) {
+    for (auto& part : SplitLogBatch(std::move(b), max_bytes)) parts_->pending_logs.push_back(std::move(part));
+  }
+}
+
+void CollectorDaemon::OfferPendingLogs() {
   while (!parts_->pending_logs.empty() && parts_->outbox->CanAcceptLog()) {
     Record r = NewRecord(pgagent::v1::RECORD_KIND_LOG);
     *r.mutable_log() = std::move(parts_->pending_logs.front());
@@ -617,20 +625,11 @@ void CollectorDaemon::DrainOnStop(std::chrono::milliseconds grace) {
   if (parts_->log_source) {
     std::vector<LogBatch> rest;
     parts_->log_source->Flush(&rest);
-    for (auto& b : rest) {
-      for (auto& part : SplitLogBatch(std::move(b), static_cast<size_t>(config_.ipc.max_message_bytes) / 2)) {
-        parts_->pending_logs.push_back(std::move(part));
-      }
-    }
+    QueueLogBatches(rest);
   }
   const auto deadline = clock_.Monotonic() + grace;
   while (clock_.Monotonic() < deadline) {
-    while (!parts_->pending_logs.empty() && parts_->outbox->CanAcceptLog()) {
-      Record r = NewRecord(pgagent::v1::RECORD_KIND_LOG);
-      *r.mutable_log() = std::move(parts_->pending_logs.front());
-      parts_->pending_logs.pop_front();
-      Offer(std::move(r));
-    }
+    OfferPendingLogs();
     if (parts_->pending_logs.empty() && parts_->outbox->Idle()) break;
     PumpOutbox(50ms);
   }

@@ -69,6 +69,10 @@ class CollectorDaemon {
   void Loop();
   void RunCycle(bool burst);
   void PumpLogs();
+  // Splits batches into IPC-sized records and queues them for the outbox.
+  void QueueLogBatches(std::vector<pgagent::v1::LogBatch>& batches);
+  // Hands queued log batches to the outbox while it accepts them (in order).
+  void OfferPendingLogs();
   void PumpOutbox(std::chrono::milliseconds timeout);
   void Offer(pgagent::v1::Record record);
   void ObserveSelfLimits(uint64_t rss_bytes, double cpu_percent);
