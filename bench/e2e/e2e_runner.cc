@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
@@ -758,29 +759,61 @@ void Runner::Soak(SoakResult* out) {
 
 // ---------------------------------------------------------------- report rendering
 
+// A minimal JSON writer: values after Key() or inside arrays, commas handled here.
 class Json {
  public:
   Json& Key(const std::string& k) {
     Comma();
-    Str(k);
+    Quoted(k);
     out_ += ':';
-    fresh_ = true;
+    need_comma_ = false;
     return *this;
   }
   Json& Num(double v) {
     Comma();
     char buf[40];
-    std::snprintf(buf, sizeof(buf), "%.6g", v);
+    std::snprintf(buf, sizeof(buf), "%.6g", std::isfinite(v) ? v : 0.0);
     out_ += buf;
+    need_comma_ = true;
     return *this;
   }
   Json& Bool(bool v) {
     Comma();
     out_ += v ? "true" : "false";
+    need_comma_ = true;
     return *this;
   }
   Json& Str(const std::string& s) {
     Comma();
+    Quoted(s);
+    need_comma_ = true;
+    return *this;
+  }
+  // Already-serialized JSON (e.g. the listener's stats); "null" when empty.
+  Json& Raw(const std::string& s) {
+    Comma();
+    out_ += s.empty() ? "null" : s;
+    need_comma_ = true;
+    return *this;
+  }
+  Json& Open(char c) {
+    Comma();
+    out_ += c;
+    need_comma_ = false;
+    return *this;
+  }
+  Json& Close(char c) {
+    out_ += c;
+    need_comma_ = true;
+    return *this;
+  }
+  const std::string& str() const { return out_; }
+
+ private:
+  void Comma() {
+    if (need_comma_) out_ += ',';
+  }
+  void Quoted(const std::string& s) {
     out_ += '"';
     for (unsigned char c : s) {
       if (c == '"' || c == '\\') {
@@ -795,33 +828,9 @@ class Json {
       }
     }
     out_ += '"';
-    return *this;
-  }
-  Json& Raw(const std::string& s) {
-    Comma();
-    out_ += s.empty() ? "null" : s;
-    return *this;
-  }
-  Json& Open(char c) {
-    Comma();
-    out_ += c;
-    fresh_ = true;
-    return *this;
-  }
-  Json& Close(char c) {
-    out_ += c;
-    fresh_ = false;
-    return *this;
-  }
-  const std::string& str() const { return out_; }
-
- private:
-  void Comma() {
-    if (!fresh_ && !out_.empty()) out_ += ',';
-    fresh_ = false;
   }
   std::string out_;
-  bool fresh_ = true;
+  bool need_comma_ = false;
 };
 
 void SeriesJson(Json& j, const std::string& key, const SeriesStats& s) {
@@ -843,8 +852,8 @@ void NumList(Json& j, const std::string& key, const std::vector<double>& v) {
   j.Close(']');
 }
 
-void DaemonJson(Json& j, const DaemonStats& d) {
-  j.Key(d.name).Open('{');
+void DaemonJson(Json& j, const std::string& key, const DaemonStats& d) {
+  j.Key(key).Open('{');
   j.Key("instances")
       .Num(d.instances)
       .Key("killed")
@@ -1008,8 +1017,8 @@ std::string E2eReport::ToJson() const {
   j.Close(']');
   j.Close('}');
   j.Key("daemons").Open('{');
-  DaemonJson(j, soak.collector);
-  DaemonJson(j, soak.shipper);
+  DaemonJson(j, "collectord", soak.collector);
+  DaemonJson(j, "shipperd", soak.shipper);
   j.Close('}');
   j.Key("events").Open('[');
   for (const auto& e : soak.events)
@@ -1098,12 +1107,17 @@ std::string E2eReport::ToMarkdown() const {
     md << "\n\nResources (longest-lived instance; its RssAnon slope is the growth trend):\n\n"
        << kSeriesHeader << SeriesRow("collectord", soak.collector.longest)
        << SeriesRow("shipperd", soak.shipper.longest);
+    // Over less than 150 s a slope is start-up noise, not a trend.
+    auto trend = [](const SeriesStats& half) {
+      return half.seconds >= 150
+                 ? Fmt("%+.2f MB/h", half.rss_anon_slope_mb_per_h) + " over " +
+                       Fmt("%.0f s", half.seconds)
+                 : std::string("n/a (") + Fmt("%.0f", half.seconds) + " s is too short)";
+    };
     md << "\nGrowth trend after warm-up (RssAnon slope over the second half of the longest "
           "instance's life): "
-       << "collectord " << Fmt("%+.2f", soak.collector.longest_second_half.rss_anon_slope_mb_per_h)
-       << " MB/h over " << Fmt("%.0f", soak.collector.longest_second_half.seconds)
-       << " s, shipperd " << Fmt("%+.2f", soak.shipper.longest_second_half.rss_anon_slope_mb_per_h)
-       << " MB/h over " << Fmt("%.0f", soak.shipper.longest_second_half.seconds) << " s.\n";
+       << "collectord " << trend(soak.collector.longest_second_half) << ", shipperd "
+       << trend(soak.shipper.longest_second_half) << ".\n";
     md << "\nAll instances together: collectord " << Fmt("%.1f", soak.collector.cpu_percent_all)
        << " % CPU, max RSS " << Fmt("%.1f", soak.collector.rss_max_mb_all) << " MB; shipperd "
        << Fmt("%.1f", soak.shipper.cpu_percent_all) << " % CPU, max RSS "

@@ -80,6 +80,7 @@ bool OutboxWindow::PumpHello(const std::function<bool(const std::string&)>& send
   hello->set_boot_id(boot_id_);
   hello->set_protocol_version(kIpcProtocolVersion);
   hello->set_agent_version(PGAGENT_VERSION);
+  hello->set_nonce(++hello_nonce_);
   if (!send(EncodeFrame(frame))) return false;
   ++stats_.hellos;
   state_ = State::kAwaitWelcome;
@@ -185,6 +186,10 @@ void OutboxWindow::OnWelcome(const pgagent::v1::Welcome& welcome, std::vector<Re
     Resync();  // a peer of another version: keep everything, say Hello again later
     return;
   }
+  if (welcome.nonce() != hello_nonce_) {
+    ++stats_.stale_welcomes;  // answers an earlier Hello: its high-water mark is stale
+    return;
+  }
   const uint64_t hwm = welcome.high_water_mark();
   if (hwm >= next_seq_) {  // shipperd knows more of this boot than we sent: ids collide
     StartNewBoot();
@@ -202,6 +207,7 @@ void OutboxWindow::OnWelcome(const pgagent::v1::Welcome& welcome, std::vector<Re
 }
 
 void OutboxWindow::OnReject(const pgagent::v1::Reject& reject) {
+  if (reject.boot_id() != boot_id_) return;  // about a record of an earlier boot
   for (auto it = inflight_.begin(); it != inflight_.end(); ++it) {
     if (it->seq != reject.seq()) continue;
     inflight_bytes_ -= it->bytes;

@@ -62,6 +62,7 @@ struct OutboxStats {
   uint64_t hellos = 0;
   uint64_t resyncs = 0;    // Welcome/HelloRequired/ack timeouts that caused a resend
   uint64_t new_boots = 0;  // unrecoverable gaps that started a new boot id
+  uint64_t stale_welcomes = 0;  // Welcomes answering an earlier Hello, ignored
   uint64_t inflight_records = 0;
   uint64_t inflight_bytes = 0;
   uint64_t pending_records = 0;
@@ -127,6 +128,7 @@ class OutboxWindow {
   std::function<std::string()> new_boot_id_;
   std::string boot_id_;
   uint64_t next_seq_ = 1;
+  uint64_t hello_nonce_ = 0;
   State state_ = State::kNeedHello;
   std::deque<pgagent::v1::Record> pending_;  // not numbered yet, FIFO
   size_t pending_snapshot_bytes_ = 0;

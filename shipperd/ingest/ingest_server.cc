@@ -167,6 +167,7 @@ Status IngestServer::HandleBatch(std::vector<Incoming>& batch) {
       ++stats_->invalid_records;
       Frame reply;
       reply.mutable_reject()->set_seq(rf.seq());
+      reply.mutable_reject()->set_boot_id(record.id().boot_id());
       reply.mutable_reject()->set_reason(valid.message());
       Send(in.identity, reply);
       continue;
@@ -182,6 +183,7 @@ Status IngestServer::HandleBatch(std::vector<Incoming>& batch) {
       Frame reply;
       reply.mutable_welcome()->set_protocol_version(kIpcProtocolVersion);
       reply.mutable_welcome()->set_high_water_mark(hwm);
+      reply.mutable_welcome()->set_nonce(peer.hello_nonce);
       Send(in.identity, reply);
       continue;
     }
@@ -232,11 +234,13 @@ void IngestServer::HandleHello(const std::string& identity, const pgagent::v1::H
   Peer& peer = peers_[identity];
   peer.boot_id = hello.boot_id();
   peer.hwm = *hwm;
+  peer.hello_nonce = hello.nonce();
   peer.last_seen = clock_.Monotonic();
   stats_->peers = peers_.size();
   Frame reply;
   reply.mutable_welcome()->set_protocol_version(kIpcProtocolVersion);
   reply.mutable_welcome()->set_high_water_mark(*hwm);
+  reply.mutable_welcome()->set_nonce(hello.nonce());
   Send(identity, reply);
 }
 

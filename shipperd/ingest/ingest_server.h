@@ -84,6 +84,7 @@ class IngestServer {
   struct Peer {
     std::string boot_id;
     uint64_t hwm = 0;
+    uint64_t hello_nonce = 0;
     std::chrono::steady_clock::time_point last_seen;
   };
   struct Incoming {

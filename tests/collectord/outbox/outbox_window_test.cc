@@ -52,6 +52,7 @@ class OutboxWindowTest : public ::testing::Test {
       if (!connected) return false;
       Frame f;
       EXPECT_TRUE(f.ParseFromString(bytes));
+      if (f.has_hello()) last_nonce_ = f.hello().nonce();
       sent.push_back(f);
       return true;
     });
@@ -62,6 +63,7 @@ class OutboxWindowTest : public ::testing::Test {
     Frame f;
     f.mutable_welcome()->set_protocol_version(kIpcProtocolVersion);
     f.mutable_welcome()->set_high_water_mark(hwm);
+    f.mutable_welcome()->set_nonce(last_nonce_);
     acked_ = window_.OnFrame(f);
   }
 
@@ -84,6 +86,7 @@ class OutboxWindowTest : public ::testing::Test {
   int boots_ = 0;
   OutboxWindow window_;
   std::vector<Record> acked_;
+  uint64_t last_nonce_ = 0;
 };
 
 TEST_F(OutboxWindowTest, SaysHelloBeforeSendingAnyRecord) {
@@ -212,6 +215,7 @@ TEST_F(OutboxWindowTest, AGapThatCannotBeFilledStartsANewBootAndRenumbers) {
   Pump();
   Frame reject;
   reject.mutable_reject()->set_seq(1);
+  reject.mutable_reject()->set_boot_id("boot-1");
   reject.mutable_reject()->set_reason("invalid");
   window_.OnFrame(reject);
   EXPECT_EQ(window_.boot_id(), "boot-2");
@@ -223,6 +227,42 @@ TEST_F(OutboxWindowTest, AGapThatCannotBeFilledStartsANewBootAndRenumbers) {
   EXPECT_EQ(Seqs(frames), (std::vector<uint64_t>{1, 2}));
   EXPECT_EQ(frames[0].record().record().id().boot_id(), "boot-2");
   EXPECT_EQ(window_.stats().rejected, 1u);
+}
+
+TEST_F(OutboxWindowTest, AWelcomeAnsweringAnEarlierHelloIsIgnored) {
+  // Two Hellos in flight (the first Welcome was slow): the late answer to the first Hello
+  // carries a stale high-water mark and must not look like a gap.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(window_.Offer(Snapshot(i)).ok());
+  Pump();
+  const uint64_t first_nonce = last_nonce_;
+  clock_.Advance(6s);
+  Pump();  // no Welcome yet: Hello again
+  ASSERT_NE(last_nonce_, first_nonce);
+  Welcome(0);  // answers the second Hello
+  EXPECT_EQ(Seqs(Pump()), (std::vector<uint64_t>{1, 2, 3}));
+  Ack(2);
+  Frame stale;
+  stale.mutable_welcome()->set_protocol_version(kIpcProtocolVersion);
+  stale.mutable_welcome()->set_high_water_mark(0);
+  stale.mutable_welcome()->set_nonce(first_nonce);
+  window_.OnFrame(stale);
+  EXPECT_EQ(window_.boot_id(), "boot-1");
+  EXPECT_EQ(window_.stats().new_boots, 0u);
+  EXPECT_EQ(window_.stats().stale_welcomes, 1u);
+  EXPECT_TRUE(Seqs(Pump()).empty());  // seq 3 stays in flight, not resent
+}
+
+TEST_F(OutboxWindowTest, ARejectForAnEarlierBootIsIgnored) {
+  ASSERT_TRUE(window_.Offer(Snapshot(1)).ok());
+  Pump();
+  Welcome(0);
+  Pump();
+  Frame reject;
+  reject.mutable_reject()->set_seq(1);
+  reject.mutable_reject()->set_boot_id("boot-0");
+  window_.OnFrame(reject);
+  EXPECT_EQ(window_.boot_id(), "boot-1");
+  EXPECT_EQ(window_.stats().rejected, 0u);
 }
 
 TEST_F(OutboxWindowTest, AcksForAnotherBootAreIgnored) {

@@ -1,0 +1,135 @@
+// The quick end-to-end proof (bench/e2e/e2e_runner.h, QuickOptions): both daemons, a real
+// PostgreSQL cluster and the HTTPS test listener, run once for the whole binary (~4-5 min),
+// then each test checks one promise. The overhead ratio is reported (RecordProperty and the
+// report in <build>/e2e-report-quick/), never asserted: on two shared cores it is noise.
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "bench/e2e/e2e_runner.h"
+
+namespace pgagent::e2e {
+namespace {
+
+// The number after "<key>": in the listener's stats JSON (-1 when absent).
+int StatsCount(const std::string& json, const std::string& key) {
+  const size_t pos = json.find("\"" + key + "\":");
+  return pos == std::string::npos ? -1 : std::atoi(json.c_str() + pos + key.size() + 3);
+}
+
+class E2eQuickTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    E2eOptions o = QuickOptions();
+    o.binary_dir = PGAGENT_BINARY_DIR;
+    o.progress = [](const std::string& line) { std::printf("e2e: %s\n", line.c_str()); };
+    auto report = RunE2e(o);
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    report_ = new E2eReport(std::move(*report));
+    ASSERT_TRUE(WriteReport(*report_, std::string(PGAGENT_BINARY_DIR) + "/e2e-report-quick").ok());
+    std::printf("%s\n", report_->ToMarkdown().c_str());
+  }
+  static void TearDownTestSuite() {
+    delete report_;
+    report_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(report_, nullptr) << "the end-to-end run did not complete"; }
+  static E2eReport* report_;
+};
+
+E2eReport* E2eQuickTest::report_ = nullptr;
+
+TEST_F(E2eQuickTest, OverheadRunsCompleteWithAndWithoutTheAgentAndDataArrives) {
+  const OverheadResult& o = report_->overhead;
+  EXPECT_EQ(o.error, "");
+  ASSERT_EQ(o.tps_without.size(), static_cast<size_t>(report_->options.overhead_pairs));
+  ASSERT_EQ(o.tps_with.size(), static_cast<size_t>(report_->options.overhead_pairs));
+  for (size_t i = 0; i < o.tps_with.size(); ++i) {
+    EXPECT_GT(o.tps_without[i], 0);
+    EXPECT_GT(o.tps_with[i], 0);
+  }
+  EXPECT_GT(o.requests_acked, 0u);
+  EXPECT_GT(o.collector.samples, 0u);
+  RecordProperty("overhead_median_ratio", std::to_string(o.median_ratio));
+}
+
+TEST_F(E2eQuickTest, ChaosReallyHappenedDuringTheSoak) {
+  const SoakResult& s = report_->soak;
+  ASSERT_TRUE(s.ran);
+  EXPECT_EQ(s.error, "");
+  EXPECT_GE(s.collector.killed, 1);
+  EXPECT_GE(s.shipper.killed, 1);
+  EXPECT_EQ(s.collector.killed + s.shipper.killed, report_->options.kills);
+  EXPECT_GT(s.markers_written, 0u);
+  // The outage really refused requests: connections reset, then 503 answers.
+  EXPECT_GT(StatsCount(s.listener_stats_json, "reset"), 0) << s.listener_stats_json;
+  EXPECT_GT(StatsCount(s.listener_stats_json, "503"), 0) << s.listener_stats_json;
+  int restarts = 0, rotations = 0;
+  for (const auto& e : s.events) {
+    restarts += e.what == "restart postgresql";
+    rotations += e.what == "rotate log";
+  }
+  EXPECT_EQ(restarts, report_->options.pg_restarts);
+  EXPECT_EQ(rotations, report_->options.rotations);
+}
+
+TEST_F(E2eQuickTest, EveryMarkerLogLineArrivesDespiteTheChaos) {
+  const SoakResult& s = report_->soak;
+  EXPECT_TRUE(s.all_markers_arrived);
+  EXPECT_EQ(s.ledger.markers_missing, 0u)
+      << "first missing: "
+      << (s.ledger.first_missing_markers.empty() ? 0 : s.ledger.first_missing_markers.front());
+  EXPECT_EQ(s.ledger.markers_seen, s.markers_written);
+  EXPECT_EQ(s.harness_row_gaps, 0u);
+}
+
+TEST_F(E2eQuickTest, EverySnapshotSeqIsAccountedForPerBootId) {
+  const LedgerSummary& l = report_->soak.ledger;
+  EXPECT_EQ(l.seq_holes, 0u);
+  EXPECT_EQ(l.boots_not_starting_at_1, 0u);
+  // Every collectord start is a new boot id (renumbering may add more).
+  EXPECT_GE(l.boots, static_cast<uint64_t>(report_->soak.collector.killed + 1));
+  for (const char* kind : {"activity", "statements", "system", "log", "health"}) {
+    EXPECT_GT(l.records_by_kind.count(kind) ? l.records_by_kind.at(kind) : 0, 0u) << kind;
+  }
+  EXPECT_TRUE(report_->soak.no_loss);
+}
+
+TEST_F(E2eQuickTest, NoDaemonExitsUnlessKilled) {
+  EXPECT_EQ(report_->soak.collector.unexpected_exits, 0)
+      << (report_->soak.collector.unexpected_exit_detail.empty()
+              ? ""
+              : report_->soak.collector.unexpected_exit_detail[0]);
+  EXPECT_EQ(report_->soak.shipper.unexpected_exits, 0)
+      << (report_->soak.shipper.unexpected_exit_detail.empty()
+              ? ""
+              : report_->soak.shipper.unexpected_exit_detail[0]);
+}
+
+TEST_F(E2eQuickTest, FootprintIsMeasuredForBothDaemonsAtBothIntervals) {
+  ASSERT_EQ(report_->footprints.size(), 2u);
+  for (const FootprintResult& f : report_->footprints) {
+    EXPECT_GE(f.collector.samples, 10u) << f.interval_s;
+    EXPECT_GE(f.shipper.samples, 10u) << f.interval_s;
+    EXPECT_GT(f.collector.rss_max_mb, 1.0) << f.interval_s;
+    EXPECT_GT(f.shipper.rss_max_mb, 1.0) << f.interval_s;
+    EXPECT_GT(f.rows_received, 0u) << f.interval_s;
+  }
+}
+
+TEST_F(E2eQuickTest, TheReportRendersAsMarkdownAndJson) {
+  const std::string json = report_->ToJson();
+  google::protobuf::Struct parsed;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &parsed).ok())
+      << json.substr(0, 400);
+  EXPECT_NE(json.find("\"median_ratio\""), std::string::npos);
+  EXPECT_NE(json.find("\"no_loss\""), std::string::npos);
+  EXPECT_NE(report_->ToMarkdown().find("Nothing lost"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgagent::e2e
