@@ -1,5 +1,7 @@
 #include "collectord/collector_daemon.h"
 
+#include <sys/stat.h>
+
 #include <deque>
 #include <map>
 
@@ -64,6 +66,17 @@ std::optional<LogFormat> FormatFromPath(const std::string& path) {
   if (ends_with(".csv")) return LogFormat::kCsvlog;
   if (ends_with(".json")) return LogFormat::kJsonlog;
   return std::nullopt;
+}
+
+// Bytes of the followed file not yet acknowledged by shipperd (0 when unknown or when the
+// committed file was rotated away: it is then finished before the new one is read).
+uint64_t LogLagBytes(const logtail::FileTailer& tailer) {
+  const auto committed = tailer.last_commit();
+  if (!committed) return 0;
+  struct stat st {};
+  if (::stat(committed->path.c_str(), &st) != 0 || !committed->SameFile(st.st_dev, st.st_ino)) return 0;
+  const auto size = static_cast<uint64_t>(st.st_size);
+  return size > committed->offset ? size - committed->offset : 0;
 }
 
 std::string DirName(const std::string& path) {
@@ -495,6 +508,10 @@ void CollectorDaemon::RunCycle(bool burst) {
     counters["log_truncations"] = ts.truncations;
     counters["log_unparsed_lines"] = parts_->log_source->parse_stats().unparsed;
     counters["log_unacked_batches"] = parts_->log_source->unacked_batches();
+    h.set_log_lag_bytes(LogLagBytes(parts_->log_source->tailer()));
+    if (const auto committed = parts_->log_source->tailer().last_commit()) {
+      counters["log_committed_offset"] = committed->offset;
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
