@@ -135,6 +135,9 @@ std::vector<LogBatch> SplitLogBatch(LogBatch batch, size_t max_bytes) {
   const size_t field_cap = max_bytes / 8;  // long text fields of one oversized entry
   LogBatch current;
   current.set_format(batch.format());
+  // Size of `current` kept as a running sum: ByteSizeLong() on the growing batch for every
+  // entry would be quadratic. Each entry costs its size plus a tag and a length (<= 6 bytes).
+  size_t current_bytes = current.ByteSizeLong();
   auto close_current = [&] {
     if (current.entries_size() == 0) return;
     current.set_count(static_cast<uint32_t>(current.entries_size()));
@@ -142,17 +145,21 @@ std::vector<LogBatch> SplitLogBatch(LogBatch batch, size_t max_bytes) {
     parts.push_back(std::move(current));
     current = LogBatch();
     current.set_format(batch.format());
+    current_bytes = current.ByteSizeLong();
   };
   for (auto& entry : *batch.mutable_entries()) {
-    if (entry.ByteSizeLong() + 64 > max_bytes) {
+    size_t entry_bytes = entry.ByteSizeLong();
+    if (entry_bytes + 64 > max_bytes) {
       for (std::string* field : {entry.mutable_message(), entry.mutable_statement(), entry.mutable_detail(),
                                  entry.mutable_context(), entry.mutable_hint()}) {
         if (field->size() > field_cap) field->resize(field_cap);
       }
       entry.set_truncated(true);
+      entry_bytes = entry.ByteSizeLong();
     }
-    if (current.ByteSizeLong() + entry.ByteSizeLong() + 16 > max_bytes) close_current();
+    if (current_bytes + entry_bytes + 6 + 16 > max_bytes) close_current();
     *current.add_entries() = std::move(entry);
+    current_bytes += entry_bytes + 6;
   }
   close_current();
   parts.front().set_unparsed(batch.unparsed());

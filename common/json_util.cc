@@ -56,9 +56,24 @@ std::string SanitizeUtf8(std::string_view s) {
   return out;
 }
 
+namespace {
+
+// True for the bytes AppendJsonString copies as they are.
+bool PlainAscii(uint8_t c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; }
+
+}  // namespace
+
 void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
   for (size_t i = 0; i < s.size();) {
+    // Copy the run of plain ASCII (nearly all of a log line) in one append.
+    size_t run = i;
+    while (run < s.size() && PlainAscii(static_cast<uint8_t>(s[run]))) ++run;
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      continue;
+    }
     const auto c = static_cast<uint8_t>(s[i]);
     if (c >= 0x80) {
       size_t n = ValidUtf8Length(s, i);
@@ -77,14 +92,11 @@ void AppendJsonString(std::string& out, std::string_view s) {
       case '\n': out += "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
+      default: {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out += buf;
+      }
     }
     ++i;
   }

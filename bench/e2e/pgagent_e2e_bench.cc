@@ -2,8 +2,8 @@
 //   pgagent_e2e_bench [--full|--quick] [--out DIR] [--phases overhead,soak,footprint]
 //                     [--soak-s N] [--run-s N] [--pairs N] [--kills N] [--down-s N]
 //                     [--rotations N] [--pg-restarts N] [--lines-per-s N] [--footprint-s N]
-//                     [--seed N]
-//                     [--drain-s N] [--keep]
+//                     [--log-min-ms 0,250] [--interval-s 1] [--seed N] [--drain-s N]
+//                     [--nice N (default 10, as the systemd units; 0: not niced)] [--keep]
 // Writes DIR/report.md and DIR/report.json (default build/e2e-report next to the binary's
 // build tree). Exit code: 0 when the soak lost nothing and no daemon exited by itself
 // (and, for --full, no RssAnon growth trend), 1 otherwise, 2 for a bad flag or an
@@ -86,6 +86,17 @@ int main(int argc, char** argv) {
       o.keep_dir = true;
     } else if (a == "--drain-s") {
       o.drain_every_s = IntFlag(a, next());
+    } else if (a == "--log-min-ms") {
+      // Comma-separated log_min_duration_statement values for the overhead series.
+      o.overhead_log_min_duration_ms.clear();
+      std::stringstream ss(next());
+      for (std::string v; std::getline(ss, v, ',');) {
+        o.overhead_log_min_duration_ms.push_back(IntFlag("--log-min-ms", v.c_str()));
+      }
+    } else if (a == "--interval-s") {
+      o.overhead_interval_s = IntFlag(a, next());
+    } else if (a == "--nice") {
+      o.agent_nice = IntFlag(a, next());
     } else if (a == "--seed") {
       o.seed = static_cast<uint32_t>(IntFlag(a, next()));
     } else {
@@ -124,6 +135,8 @@ int main(int argc, char** argv) {
       }
     }
   }
-  if (report->overhead.ran && !report->overhead.error.empty()) ok = false;
+  for (const auto& overhead : report->overhead) {
+    if (overhead.ran && !overhead.error.empty()) ok = false;
+  }
   return ok && written.ok() ? 0 : 1;
 }

@@ -586,36 +586,48 @@ Result<uint64_t> LmdbBuffer::HighWaterMark(const std::string& boot_id) {
   return raw ? DecodeU64(*raw) : 0;
 }
 
-Result<std::vector<BufferedItem>> LmdbBuffer::Peek(size_t limit, uint64_t after) {
+Result<std::vector<BufferedItem>> LmdbBuffer::Peek(size_t limit, uint64_t after,
+                                                   uint64_t max_bytes) {
   if (limit == 0 || after == UINT64_MAX) return std::vector<BufferedItem>{};
-  return Scan(limit, after, /*newest_first=*/false);
+  return Scan(ScanSpec{limit, after, /*newest_first=*/false, max_bytes, /*include_logs=*/true});
 }
 
-Result<std::vector<BufferedItem>> LmdbBuffer::PeekNewest(size_t limit) {
+Result<std::vector<BufferedItem>> LmdbBuffer::PeekNewest(size_t limit, bool include_logs) {
   if (limit == 0) return std::vector<BufferedItem>{};
-  return Scan(limit, 0, /*newest_first=*/true);
+  return Scan(ScanSpec{limit, 0, /*newest_first=*/true, UINT64_MAX, include_logs});
 }
 
-Result<std::vector<BufferedItem>> LmdbBuffer::Scan(size_t limit, uint64_t after,
-                                                   bool newest_first) {
+Result<std::vector<BufferedItem>> LmdbBuffer::Scan(const ScanSpec& spec) {
   std::vector<BufferedItem> items;
   std::vector<uint64_t> corrupt;
   {
     PGAGENT_ASSIGN_OR_RETURN(Txn txn, BeginRead());
     Cursor cursor(txn.get(), records_dbi_);
     if (!txn.Check(cursor.open_rc(), "mdb_cursor_open")) return txn.status();
-    const std::string start = EncodeKey(after + 1);
+    const std::string start = EncodeKey(spec.after + 1);
     MDB_val key = ToVal(start), value{};
-    const MDB_cursor_op step = newest_first ? MDB_PREV : MDB_NEXT;
-    int rc = cursor.Get(&key, &value, newest_first ? MDB_LAST : MDB_SET_RANGE);
-    for (; rc == MDB_SUCCESS && items.size() < limit; rc = cursor.Get(&key, &value, step)) {
+    const MDB_cursor_op step = spec.newest_first ? MDB_PREV : MDB_NEXT;
+    int rc = cursor.Get(&key, &value, spec.newest_first ? MDB_LAST : MDB_SET_RANGE);
+    size_t looked_at = 0;  // good records returned or passed over; corrupt ones don't count
+    uint64_t bytes = 0;
+    for (; rc == MDB_SUCCESS && looked_at < spec.limit && bytes < spec.max_bytes;
+         rc = cursor.Get(&key, &value, step)) {
+      if (!spec.include_logs) {
+        std::optional<RecordHeader> header = ReadRecordHeader(ToView(value));
+        if (header && header->kind == pgagent::v1::RECORD_KIND_LOG) {
+          ++looked_at;
+          continue;
+        }
+      }
       Result<pgagent::v1::Record> record = DecodeRecordValue(ToView(value));
       if (!record.ok()) {
         corrupt.push_back(DecodeKey(key));
         continue;
       }
+      ++looked_at;
       items.push_back(
           BufferedItem{DecodeKey(key), std::move(record).value(), AccountedBytes(value.mv_size)});
+      bytes += items.back().stored_bytes;
     }
     if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) txn.Check(rc, "mdb_cursor_get(peek)");
     PGAGENT_RETURN_IF_ERROR(txn.status());

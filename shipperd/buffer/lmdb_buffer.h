@@ -77,9 +77,11 @@ class LmdbBuffer final : public RecordBuffer {
   // corrupt records without removing them.
   Result<AppendOutcome> Append(const std::vector<pgagent::v1::Record>& records) override;
   Result<uint64_t> HighWaterMark(const std::string& boot_id) override;
-  Result<std::vector<BufferedItem>> Peek(size_t limit, uint64_t after = 0) override;
-  // Walks the records sub-database backwards (MDB_LAST, MDB_PREV) in one read transaction.
-  Result<std::vector<BufferedItem>> PeekNewest(size_t limit) override;
+  Result<std::vector<BufferedItem>> Peek(size_t limit, uint64_t after = 0,
+                                         uint64_t max_bytes = UINT64_MAX) override;
+  // Walks the records sub-database backwards (MDB_LAST, MDB_PREV) in one read transaction;
+  // skipped pg_log records are recognised by the kind byte of their stored header.
+  Result<std::vector<BufferedItem>> PeekNewest(size_t limit, bool include_logs = true) override;
   Status Remove(const std::vector<uint64_t>& keys) override;
   // records_by_kind is counted by a scan of the record headers (O(records)); the other
   // figures are kept in the meta sub-database.
@@ -120,8 +122,16 @@ class LmdbBuffer final : public RecordBuffer {
   Status RunWrite(const std::function<Status(Txn&)>& body);
   Status EvictForMapFull(int attempt);
   Result<Txn> BeginRead();
-  // Peek() (oldest first, keys > after) or PeekNewest() (newest first, `after` unused).
-  Result<std::vector<BufferedItem>> Scan(size_t limit, uint64_t after, bool newest_first);
+  // What one Scan() reads: Peek() (oldest first, keys > after) or PeekNewest() (newest
+  // first, `after` unused).
+  struct ScanSpec {
+    size_t limit = 0;  // records looked at
+    uint64_t after = 0;
+    bool newest_first = false;
+    uint64_t max_bytes = UINT64_MAX;  // stop once the returned records reach this
+    bool include_logs = true;         // false: pass over pg_log records undecoded
+  };
+  Result<std::vector<BufferedItem>> Scan(const ScanSpec& spec);
   int64_t NowUnixMs() const;
 
   // Pieces of the write transactions (all leave errors sticky in the Txn).

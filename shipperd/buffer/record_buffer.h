@@ -79,12 +79,19 @@ class RecordBuffer {
   virtual Result<uint64_t> HighWaterMark(const std::string& boot_id) = 0;
 
   // Up to `limit` records from the head (oldest first), starting after key `after`
-  // (0 = from the head). Corrupt records are skipped and counted.
-  virtual Result<std::vector<BufferedItem>> Peek(size_t limit, uint64_t after = 0) = 0;
+  // (0 = from the head). Stops early once the records returned add up to `max_bytes`
+  // stored bytes or more (the record crossing the bound is included, so at least one is
+  // returned): the dispatcher decodes only what one envelope can take. Corrupt records are
+  // skipped and counted.
+  virtual Result<std::vector<BufferedItem>> Peek(size_t limit, uint64_t after = 0,
+                                                 uint64_t max_bytes = UINT64_MAX) = 0;
 
-  // Up to `limit` records from the tail (NEWEST first), for the dispatcher's live-first
-  // policy. Corrupt records are skipped and counted, as in Peek().
-  virtual Result<std::vector<BufferedItem>> PeekNewest(size_t limit) = 0;
+  // The newest `limit` records (NEWEST first), for the dispatcher's live-first policy.
+  // With include_logs false, pg_log records among them are passed over without being
+  // decoded (they still count towards `limit`). Corrupt records are skipped and counted,
+  // as in Peek().
+  virtual Result<std::vector<BufferedItem>> PeekNewest(size_t limit,
+                                                       bool include_logs = true) = 0;
 
   // Removes the records with these keys (delivered). Unknown keys are ignored.
   virtual Status Remove(const std::vector<uint64_t>& keys) = 0;

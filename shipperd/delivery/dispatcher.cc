@@ -63,10 +63,7 @@ std::chrono::milliseconds Dispatcher::Step() {
       UpdateStats([&](DispatcherStats& s) { s.last_error = loaded.ToString(); });
       return kTransientRetryWait;
     }
-    if (!work_) {
-      FlushRemovals();
-      return kIdleWait;
-    }
+    if (!work_) return IdleWait();
   }
   // The budget first: AllowRequest() may start a half-open probe, which must then be sent.
   const auto wait = budget_.WaitTime();
@@ -116,7 +113,8 @@ std::chrono::system_clock::duration Dispatcher::Age(const Record& record) const 
 
 Result<std::optional<BufferedItem>> Dispatcher::OldestLiveSnapshot(uint64_t head_key) {
   PGAGENT_ASSIGN_OR_RETURN(std::vector<BufferedItem> newest,
-                           buffer_.PeekNewest(options_.live_peek + live_pending_));
+                           buffer_.PeekNewest(options_.live_peek + live_pending_,
+                                              /*include_logs=*/false));
   SkipDelivered(newest);
   std::optional<BufferedItem> oldest_live;
   // Newest first; keys are not ordered by collected_at (an outbox may resend old records),
@@ -142,10 +140,12 @@ void Dispatcher::SkipDelivered(std::vector<BufferedItem>& items) const {
 
 Result<std::vector<BufferedItem>> Dispatcher::NextRecords(bool& live) {
   live = false;
-  more_waiting_ = false;
-  PGAGENT_ASSIGN_OR_RETURN(
-      std::vector<BufferedItem> items,
-      buffer_.Peek(options_.peek_batch + live_pending_, head_delivered_through_));
+  // Bounded by what one envelope takes (ChooseRecords), so a log backlog is decoded once
+  // per request, not peek_batch records at a time.
+  const uint64_t peek_bytes = options_.max_envelope_bytes / 2;
+  PGAGENT_ASSIGN_OR_RETURN(std::vector<BufferedItem> items,
+                           buffer_.Peek(options_.peek_batch + live_pending_,
+                                        head_delivered_through_, peek_bytes));
   SkipDelivered(items);
   if (items.empty()) return items;
   if (options_.live_first && Age(items.front().record) > options_.backlog_age) {
@@ -153,16 +153,12 @@ Result<std::vector<BufferedItem>> Dispatcher::NextRecords(bool& live) {
                              OldestLiveSnapshot(items.front().key));
     if (snapshot) {
       live = true;
-      more_waiting_ = true;  // the backlog's head at least
       std::vector<BufferedItem> chosen;
       chosen.push_back(std::move(*snapshot));
       return chosen;
     }
   }
-  const size_t available = items.size();
-  std::vector<BufferedItem> chosen = ChooseRecords(items);
-  more_waiting_ = available > chosen.size();
-  return chosen;
+  return ChooseRecords(items);
 }
 
 Status Dispatcher::LoadWork() {
@@ -380,10 +376,22 @@ void Dispatcher::FinishIfDone() {
   }
   UpdateStats([&](DispatcherStats& s) { s.records_delivered += work_->keys.size(); });
   work_.reset();
-  if (!more_waiting_ || delivered_.size() >= options_.remove_batch ||
+  if (delivered_.size() >= options_.remove_batch ||
       clock_.Monotonic() - delivered_since_ >= options_.remove_delay) {
     FlushRemovals();
   }
+}
+
+std::chrono::milliseconds Dispatcher::IdleWait() {
+  if (delivered_.empty()) return kIdleWait;
+  const auto pending_for = clock_.Monotonic() - delivered_since_;
+  if (pending_for >= options_.remove_delay) {
+    FlushRemovals();
+    return kIdleWait;
+  }
+  const auto left =
+      std::chrono::ceil<std::chrono::milliseconds>(options_.remove_delay - pending_for);
+  return std::clamp(left, std::chrono::milliseconds(1), kIdleWait);
 }
 
 void Dispatcher::FlushRemovals() {

@@ -4,6 +4,8 @@
 #include <google/protobuf/timestamp.pb.h>
 
 #include <algorithm>
+#include <charconv>
+#include <unordered_map>
 #include <cctype>
 #include <cstdlib>
 #include <cmath>
@@ -26,21 +28,13 @@ void AppendDouble(double v, std::string* out) {
     *out += "null";  // JSON has no NaN/Inf; null marks "no value"
     return;
   }
+  // The shortest form that round-trips (0.1, not 0.10000000000000001).
   char buf[40];
-  std::snprintf(buf, sizeof(buf), "%.17g", v);
-  // %.17g is exact but noisy (0.10000000000000001); use the shortest form that round-trips.
-  for (int precision = 6; precision <= 17; ++precision) {
-    char shorter[40];
-    std::snprintf(shorter, sizeof(shorter), "%.*g", precision, v);
-    if (std::strtod(shorter, nullptr) == v) {
-      *out += shorter;
-      return;
-    }
-  }
-  *out += buf;
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, ec == std::errc() ? end : buf);
 }
 
-std::string EnumName(const EnumValueDescriptor* value) {
+std::string ComputeEnumName(const EnumValueDescriptor* value) {
   const std::string& name = value->name();
   // Strip the enum type prefix: LOG_EVENT_CLASS_DEADLOCK in LogEventClass -> "deadlock".
   std::string prefix;
@@ -52,6 +46,14 @@ std::string EnumName(const EnumValueDescriptor* value) {
   std::string out = name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
+}
+
+// Enum values are a fixed, small set: their names are computed once per thread.
+const std::string& EnumName(const EnumValueDescriptor* value) {
+  thread_local std::unordered_map<const EnumValueDescriptor*, std::string> names;
+  auto it = names.find(value);
+  if (it == names.end()) it = names.emplace(value, ComputeEnumName(value)).first;
+  return it->second;
 }
 
 void AppendMessage(const Message& m, std::string* out);
@@ -151,10 +153,12 @@ void AppendField(const Message& m, const FieldDescriptor* f, std::string* out) {
 
 void AppendMessage(const Message& m, std::string* out) {
   const auto* d = m.GetDescriptor();
-  if (d->full_name() == google::protobuf::Timestamp::descriptor()->full_name()) {
+  static const google::protobuf::Descriptor* const kTimestamp =
+      google::protobuf::Timestamp::descriptor();
+  if (d == kTimestamp) {
     const Reflection* r = m.GetReflection();
-    AppendJsonString(*out, FormatRfc3339(r->GetInt64(m, d->FindFieldByName("seconds")),
-                                         r->GetInt32(m, d->FindFieldByName("nanos"))));
+    AppendJsonString(*out, FormatRfc3339(r->GetInt64(m, d->field(0)),    // seconds
+                                         r->GetInt32(m, d->field(1))));  // nanos
     return;
   }
   *out += '{';

@@ -67,19 +67,25 @@ class FakeRecordBuffer final : public RecordBuffer {
     return it == hwm_.end() ? 0 : it->second;
   }
 
-  Result<std::vector<BufferedItem>> Peek(size_t limit, uint64_t after = 0) override {
+  Result<std::vector<BufferedItem>> Peek(size_t limit, uint64_t after = 0,
+                                         uint64_t max_bytes = UINT64_MAX) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<BufferedItem> items;
-    for (auto it = items_.upper_bound(after); it != items_.end() && items.size() < limit; ++it) {
+    uint64_t bytes = 0;
+    for (auto it = items_.upper_bound(after);
+         it != items_.end() && items.size() < limit && bytes < max_bytes; ++it) {
       items.push_back(it->second.item);
+      bytes += it->second.item.stored_bytes;
     }
     return items;
   }
 
-  Result<std::vector<BufferedItem>> PeekNewest(size_t limit) override {
+  Result<std::vector<BufferedItem>> PeekNewest(size_t limit, bool include_logs = true) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<BufferedItem> items;
-    for (auto it = items_.rbegin(); it != items_.rend() && items.size() < limit; ++it) {
+    size_t looked_at = 0;
+    for (auto it = items_.rbegin(); it != items_.rend() && looked_at < limit; ++it, ++looked_at) {
+      if (!include_logs && it->second.item.record.kind() == pgagent::v1::RECORD_KIND_LOG) continue;
       items.push_back(it->second.item);
     }
     return items;

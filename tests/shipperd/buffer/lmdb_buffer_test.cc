@@ -95,6 +95,35 @@ TEST_F(LmdbBufferTest, PeekNewestReadsFromTheTailNewestFirst) {
   EXPECT_EQ(Seqs(*buffer->PeekNewest(1)), std::vector<uint64_t>({4}));
 }
 
+TEST_F(LmdbBufferTest, PeekStopsAtTheRecordThatReachesTheByteBound) {
+  auto buffer = OpenBuffer();
+  ASSERT_TRUE(buffer);
+  ASSERT_TRUE(buffer->Append(Batch("boot", 1, 10, 1000)).ok());
+  const uint64_t one = (*buffer->Peek(1))[0].stored_bytes;
+  // 2.5 records' worth: the third record crosses the bound and is still handed out.
+  EXPECT_EQ(Seqs(*buffer->Peek(10, 0, one * 5 / 2)), Range(1, 3));
+  EXPECT_EQ(Seqs(*buffer->Peek(10, 0, one * 3)), Range(1, 3));
+  // A bound below one record still returns the head, so the queue always moves.
+  EXPECT_EQ(Seqs(*buffer->Peek(10, 0, 1)), Range(1, 1));
+  EXPECT_EQ(Seqs(*buffer->Peek(2, 0, one * 5)), Range(1, 2));
+}
+
+TEST_F(LmdbBufferTest, PeekNewestCanPassOverLogRecordsWithoutReturningThem) {
+  auto buffer = OpenBuffer();
+  ASSERT_TRUE(buffer);
+  std::vector<Record> records = Batch("boot", 1, 3);  // logs 1..3
+  records.push_back(MakeRecord("boot", 4, 10, pgagent::v1::RECORD_KIND_ACTIVITY));
+  records.push_back(MakeRecord("boot", 5, 10));  // log
+  records.push_back(MakeRecord("boot", 6, 10, pgagent::v1::RECORD_KIND_SYSTEM));
+  records.push_back(MakeRecord("boot", 7, 10));  // log
+  ASSERT_TRUE(buffer->Append(records).ok());
+  EXPECT_EQ(Seqs(*buffer->PeekNewest(10, /*include_logs=*/false)),
+            std::vector<uint64_t>({6, 4}));
+  // The passed-over logs still count towards the limit: the newest 3 are 7, 6, 5.
+  EXPECT_EQ(Seqs(*buffer->PeekNewest(3, /*include_logs=*/false)), std::vector<uint64_t>({6}));
+  EXPECT_EQ(Seqs(*buffer->PeekNewest(3)), std::vector<uint64_t>({7, 6, 5}));
+}
+
 TEST_F(LmdbBufferTest, KeysKeepIncreasingAcrossReopenEvenWhenEmptied) {
   uint64_t last_key = 0;
   {

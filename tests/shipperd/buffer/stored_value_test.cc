@@ -19,6 +19,18 @@ TEST(Crc32cTest, ExtendingInPiecesEqualsOneCall) {
   EXPECT_EQ(Crc32c(Crc32c(0, "12345"), "6789"), Crc32c(0, "123456789"));
 }
 
+TEST(Crc32cTest, TheFastPathAgreesWithTheTableForEveryLengthAndAlignment) {
+  std::string data;
+  for (int i = 0; i < 300; ++i) data.push_back(static_cast<char>((i * 131 + 7) & 0xFF));
+  for (size_t offset = 0; offset < 9; ++offset) {
+    for (size_t length = 0; offset + length <= data.size(); length += 7) {
+      const std::string_view piece = std::string_view(data).substr(offset, length);
+      ASSERT_EQ(Crc32c(0x12345678u, piece), internal::Crc32cPortable(0x12345678u, piece))
+          << "offset " << offset << " length " << length;
+    }
+  }
+}
+
 TEST(StoredValueTest, RecordRoundTripsWithItsHeader) {
   auto record = MakeRecord("boot", 7, 50);
   auto value = EncodeRecordValue(record, 1234567);

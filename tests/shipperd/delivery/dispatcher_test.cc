@@ -89,6 +89,11 @@ class DispatcherTest : public ::testing::Test {
   }
   void Store(std::vector<Record> records) { ASSERT_TRUE(buffer_.Append(records).ok()); }
   uint64_t Buffered() { return buffer_.Stats()->records; }
+  // Lets remove_delay pass with nothing to send: pending removals are flushed.
+  void SettleRemovals() {
+    clock_.Advance(Options().remove_delay);
+    clock_.Advance(dispatcher_->Step());
+  }
   // Runs Step() honouring its waits on the fake clock, at most `steps` times.
   void Run(int steps) {
     for (int i = 0; i < steps; ++i) clock_.Advance(dispatcher_->Step());
@@ -124,6 +129,7 @@ TEST_F(DispatcherTest, DeliversARecordWithBearerAuthAndRemovesIt) {
   EXPECT_EQ(req.headers[1],
             std::make_pair(std::string("Content-Type"), std::string("application/json")));
   EXPECT_NE(req.body.find("\"project\":\"proj\""), std::string::npos);
+  SettleRemovals();
   EXPECT_EQ(Buffered(), 0u);
   EXPECT_EQ(dispatcher_->stats().records_delivered, 1u);
 }
@@ -135,6 +141,7 @@ TEST_F(DispatcherTest, ATransientFailureRetriesTheSameEnvelopeAndKeepsTheRecord)
   Run(3);
   ASSERT_EQ(transport_.requests().size(), 3u);
   EXPECT_EQ(transport_.requests()[0].body, transport_.requests()[2].body);
+  SettleRemovals();
   EXPECT_EQ(Buffered(), 0u);
   EXPECT_EQ(dispatcher_->stats().requests_failed, 2u);
 }
@@ -169,6 +176,7 @@ TEST_F(DispatcherTest, A400DeadLettersTheEnvelopeAndMovesOn) {
   Store({System(1), System(2)});
   transport_.Answer(400, "{\"error\":\"invalid source\"}");
   Run(2);
+  SettleRemovals();
   EXPECT_EQ(Buffered(), 0u);
   auto letters = buffer_.ListDeadLetters(10);
   ASSERT_TRUE(letters.ok());
@@ -209,6 +217,7 @@ TEST_F(DispatcherTest, A413ForASingleRowDeadLetters) {
   Store({System(1)});
   transport_.Answer(413);
   Run(1);
+  SettleRemovals();
   EXPECT_EQ(Buffered(), 0u);
   EXPECT_EQ(buffer_.ListDeadLetters(10)->size(), 1u);
 }
@@ -233,6 +242,7 @@ TEST_F(DispatcherTest, BackloggedLogRecordsAreCoalesced) {
   Run(1);
   ASSERT_EQ(transport_.requests().size(), 1u);
   EXPECT_NE(transport_.requests()[0].body.find("\"count\":30"), std::string::npos);
+  SettleRemovals();
   EXPECT_EQ(Buffered(), 0u);
   EXPECT_EQ(dispatcher_->stats().coalesced_log_records, 30u);
 }
@@ -262,6 +272,7 @@ TEST_F(DispatcherTest, LiveSnapshotsGoBeforeTheBacklogOldestLiveFirst) {
   StoreBacklogAndLiveSnapshots();
   Run(7);
   EXPECT_EQ(SentSeqs(), std::vector<uint64_t>({5, 6, 7, 1, 2, 3, 4}));
+  SettleRemovals();
   EXPECT_EQ(Buffered(), 0u);
   EXPECT_EQ(dispatcher_->stats().live_first_records, 3u);
 }
@@ -274,6 +285,7 @@ TEST_F(DispatcherTest, LogsKeepFifoOrderDuringABacklog) {
   // The live system snapshot jumps the queue; the live logs wait behind the old ones, and
   // each run of logs is coalesced from the head (1+2, then 4+5).
   EXPECT_EQ(SentSeqs(), std::vector<uint64_t>({6, 1, 3, 4}));
+  SettleRemovals();
   EXPECT_EQ(Buffered(), 0u);
   EXPECT_EQ(dispatcher_->stats().live_first_records, 1u);
 }
@@ -375,9 +387,33 @@ TEST_F(DispatcherTest, WhileABacklogDrainsDeliveredRecordsAreRemovedInBatches) {
   for (uint64_t i = 1; i <= 100; ++i) expected.push_back(i);
   // Each record sent exactly once although its removal was deferred.
   EXPECT_EQ(SentSeqs(), expected);
+  SettleRemovals();
   EXPECT_EQ(Buffered(), 0u);
   EXPECT_LE(buffer_.remove_calls(), 100u / 16 + 1);
   EXPECT_EQ(dispatcher_->stats().records_delivered, 100u);
+}
+
+TEST_F(DispatcherTest, InSteadyStateACyclesRecordsAreRemovedTogetherAfterTheRemoveDelay) {
+  // One 1 s cycle's worth of snapshots, delivered at once into an otherwise empty queue.
+  Store({System(1), Activity(2), Health(3)});
+  EXPECT_EQ(dispatcher_->Step(), 0ms);
+  EXPECT_EQ(dispatcher_->Step(), 0ms);
+  EXPECT_EQ(dispatcher_->Step(), 0ms);
+  EXPECT_EQ(SentSeqs(), std::vector<uint64_t>({1, 2, 3}));
+  EXPECT_EQ(Buffered(), 3u);  // delivered, removal pending
+  // Nothing to send: the dispatcher waits (its idle poll) and keeps the removals pending
+  // until the delay has passed, then wakes exactly at its end.
+  const auto idle = dispatcher_->Step();
+  EXPECT_GT(idle, 0ms);
+  EXPECT_LE(idle, Options().remove_delay);
+  EXPECT_EQ(Buffered(), 3u);
+  clock_.Advance(Options().remove_delay - 1ms);
+  EXPECT_EQ(dispatcher_->Step(), 1ms);
+  clock_.Advance(1ms);
+  dispatcher_->Step();
+  EXPECT_EQ(Buffered(), 0u);
+  EXPECT_EQ(buffer_.remove_calls(), 1u);  // one transaction (one sync) for the three
+  EXPECT_EQ(transport_.requests().size(), 3u);  // pending records were never re-sent
 }
 
 TEST_F(DispatcherTest, PendingRemovalsAreFlushedWhenTheDispatcherWaits) {
