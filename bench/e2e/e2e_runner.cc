@@ -1137,7 +1137,7 @@ std::string E2eReport::ToMarkdown() const {
        << " |\n";
     md << "| markers missing | " << l.markers_missing << " |\n";
     md << "| marker duplicates (re-read after a kill) | " << l.marker_duplicates << " |\n";
-    md << "| boot ids (collectord starts + renumbering) | " << l.boots << " |\n";
+    md << "| boot ids (one per collectord and per shipperd process, plus any renumbering) | " << l.boots << " |\n";
     md << "| distinct records | " << l.distinct_records << " |\n";
     md << "| seq holes inside a boot | " << l.seq_holes << " |\n";
     md << "| boots not starting at seq 1 | " << l.boots_not_starting_at_1 << " |\n";

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "common/log.h"
+
 namespace pgagent {
 
 using pgagent::v1::Frame;
@@ -192,12 +194,12 @@ void OutboxWindow::OnWelcome(const pgagent::v1::Welcome& welcome, std::vector<Re
   }
   const uint64_t hwm = welcome.high_water_mark();
   if (hwm >= next_seq_) {  // shipperd knows more of this boot than we sent: ids collide
-    StartNewBoot();
+    StartNewBoot("high-water mark past the last seq sent", hwm);
     return;
   }
   *acked = AckUpTo(hwm);
   if (!inflight_.empty() && inflight_.front().seq > hwm + 1) {  // a gap we cannot fill
-    StartNewBoot();
+    StartNewBoot("high-water mark below the window's first seq", hwm);
     return;
   }
   for (InFlight& entry : inflight_) entry.sent = false;  // resend the rest, in order
@@ -213,13 +215,19 @@ void OutboxWindow::OnReject(const pgagent::v1::Reject& reject) {
     inflight_bytes_ -= it->bytes;
     inflight_.erase(it);
     ++stats_.rejected;
-    StartNewBoot();  // the rejected seq left a gap: renumber what remains
+    StartNewBoot("record rejected", reject.seq());  // the gap: renumber what remains
     return;
   }
 }
 
-void OutboxWindow::StartNewBoot() {
+void OutboxWindow::StartNewBoot(const char* why, uint64_t seq) {
   ++stats_.new_boots;
+  log::Info("ipc.new_boot_id", {{"reason", why},
+                                {"old_boot_id", boot_id_},
+                                {"seq", seq},
+                                {"next_seq", next_seq_},
+                                {"first_in_window", inflight_.empty() ? 0 : inflight_.front().seq},
+                                {"in_window", inflight_.size()}});
   boot_id_ = new_boot_id_();
   next_seq_ = 1;
   for (InFlight& entry : inflight_) {

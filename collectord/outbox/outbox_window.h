@@ -120,7 +120,8 @@ class OutboxWindow {
   void OnWelcome(const pgagent::v1::Welcome& welcome, std::vector<pgagent::v1::Record>* acked);
   void OnReject(const pgagent::v1::Reject& reject);
   void Resync();
-  void StartNewBoot();
+  // Renumbers the window under a fresh boot id; logs `why` and the seq it concerns.
+  void StartNewBoot(const char* why, uint64_t seq);
   void DropOldestPendingSnapshot();
 
   OutboxOptions options_;
