@@ -3,7 +3,6 @@
 //   pgagent_demo [--seconds N] [--keep]
 // Everything runs on 127.0.0.1 in a temp dir that is removed at the end (unless --keep).
 #include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -41,6 +40,35 @@ void Say(const std::string& line) {
 std::string Field(const google::protobuf::Struct& s, const std::string& key) {
   auto it = s.fields().find(key);
   return it == s.fields().end() ? "" : it->second.string_value();
+}
+
+// The text of the first top-level object in a JSON array that contains `needle`, exactly as
+// the listener stored it (re-serializing through protobuf's Struct would print every number
+// as a double, e.g. a 64-bit query_id as -9.05e+18). Empty when none does.
+std::string RawObjectContaining(const std::string& array, const std::string& needle) {
+  int depth = 0;
+  bool in_string = false;
+  size_t start = 0;
+  for (size_t i = 0; i < array.size(); ++i) {
+    const char c = array[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{') {
+      if (depth++ == 0) start = i;
+    } else if (c == '}' && --depth == 0) {
+      std::string object = array.substr(start, i + 1 - start);
+      if (object.find(needle) != std::string::npos) return object;
+    }
+  }
+  return "";
 }
 
 std::string WriteConfig(const std::string& dir, const PgCluster& pg, const TestListener& listener) {
@@ -146,13 +174,24 @@ int main(int argc, char** argv) {
   std::printf("  correlation ids linked at the top level: %zu\n", ids.size());
   std::printf("    bitville-<uuid> application_name: %s\n", ids.count(id_app) ? "found" : "NOT found");
   std::printf("    /* correlation:<uuid> */ comment: %s\n", ids.count(id_comment) ? "found" : "NOT found");
+  // The row linked at the top level to the comment's id (the listener's per-correlation
+  // row), found by its row_id in the stored text.
+  std::string row_id;
   for (const auto& v : rows->values()) {
-    if (Field(v.struct_value(), "correlation_id") == id_comment) {
-      std::string json;
-      google::protobuf::util::MessageToJsonString(v.struct_value(), &json);
-      std::printf("\n  one linked row (note the redacted literal):\n  %s\n", json.substr(0, 1500).c_str());
-      break;
+    if (Field(v.struct_value(), "correlation_id") != id_comment) continue;
+    auto it = v.struct_value().fields().find("row_id");
+    if (it != v.struct_value().fields().end()) {
+      row_id = std::to_string(static_cast<long long>(it->second.number_value()));
     }
+    break;
+  }
+  auto raw = (*listener)->StoredJson();
+  const std::string linked = raw.ok() && !row_id.empty()
+                                 ? RawObjectContaining(*raw, "{\"row_id\": " + row_id + ",")
+                                 : "";
+  if (!linked.empty()) {
+    std::printf("\n  one linked row, as stored (note the redacted literal):\n  %s\n",
+                linked.substr(0, 1500).c_str());
   }
   std::printf("\n  daemons exited with %d (collectord) and %d (shipperd); logs in %s\n", c_exit, s_exit,
               keep ? dir->c_str() : "(removed)");
