@@ -68,6 +68,22 @@ bool ZoneOffset(std::string_view z, int* minutes) {
   return false;
 }
 
+// Nanoseconds from an optional ".ddd..." at s[p] (digits past the ninth are ignored);
+// advances p past it.
+int32_t ParseFraction(std::string_view s, size_t& p) {
+  int32_t nanos = 0;
+  if (p < s.size() && s[p] == '.') {
+    ++p;
+    int32_t scale = 100000000;
+    while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
+      nanos += (s[p] - '0') * scale;
+      scale /= 10;
+      ++p;
+    }
+  }
+  return nanos;
+}
+
 }  // namespace
 
 bool ParsePgTimestamp(std::string_view s, google::protobuf::Timestamp* out, bool* unknown_zone) {
@@ -82,16 +98,7 @@ bool ParsePgTimestamp(std::string_view s, google::protobuf::Timestamp* out, bool
     return false;
   }
   size_t p = 19;
-  int32_t nanos = 0;
-  if (p < s.size() && s[p] == '.') {
-    ++p;
-    int32_t scale = 100000000;
-    while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
-      nanos += (s[p] - '0') * scale;
-      scale /= 10;
-      ++p;
-    }
-  }
+  const int32_t nanos = ParseFraction(s, p);
   while (p < s.size() && s[p] == ' ') ++p;
   std::string_view zone = s.substr(p);
   int offset = 0;
@@ -115,16 +122,7 @@ bool ParseEpochTimestamp(std::string_view s, google::protobuf::Timestamp* out) {
     ++p;
   }
   if (p == 0) return false;
-  int32_t nanos = 0;
-  if (p < s.size() && s[p] == '.') {
-    ++p;
-    int32_t scale = 100000000;
-    while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
-      nanos += (s[p] - '0') * scale;
-      scale /= 10;
-      ++p;
-    }
-  }
+  const int32_t nanos = ParseFraction(s, p);
   if (p != s.size()) return false;
   out->set_seconds(secs);
   out->set_nanos(nanos);
