@@ -57,17 +57,22 @@ std::string UtcNow() {
 // One daemon binary, restarted as needed; each process instance gets its own sample series.
 class Daemon {
  public:
-  Daemon(std::string name, std::string binary, std::string config, std::string log, int nice)
+  Daemon(std::string name, std::string binary, std::string config, std::string log, int nice,
+         std::string policy)
       : name_(std::move(name)),
         binary_(std::move(binary)),
         config_(std::move(config)),
         log_(std::move(log)),
-        nice_(nice) {}
+        nice_(nice),
+        policy_(std::move(policy)) {}
 
   Status Start(double t_s) {
     // nice(1) execs the daemon in the same process, so the pid stays the daemon's.
     std::vector<std::string> argv = {binary_, config_};
     if (nice_ != 0) argv.insert(argv.begin(), {"/usr/bin/nice", "-n", std::to_string(nice_)});
+    // chrt(1) execs too: SCHED_BATCH or SCHED_IDLE for every thread (--policy).
+    if (policy_ == "batch") argv.insert(argv.begin(), {"/usr/bin/chrt", "--batch", "0"});
+    if (policy_ == "idle") argv.insert(argv.begin(), {"/usr/bin/chrt", "--idle", "0"});
     auto child = ChildProcess::Start(argv, log_);
     if (!child.ok()) return child.status();
     proc_ = std::move(*child);
@@ -96,6 +101,12 @@ class Daemon {
     return code.value_or(-1);
   }
   bool running() const { return proc_ != nullptr; }
+  // CPU seconds (utime + stime, all threads) of the running process; 0 when not running.
+  double CpuSeconds() const {
+    if (!proc_) return 0;
+    auto s = ReadProcSample(proc_->pid());
+    return s.ok() ? s->cpu_s : 0;
+  }
   void Sample(double t_s) {
     if (!proc_) return;
     auto s = ReadProcSample(proc_->pid());
@@ -110,6 +121,7 @@ class Daemon {
  private:
   std::string name_, binary_, config_, log_;
   int nice_ = 0;
+  std::string policy_;  // "other", "batch" or "idle"
   std::unique_ptr<ChildProcess> proc_;
   std::vector<SampleSeries> series_;
   std::vector<double> started_at_;
@@ -320,6 +332,17 @@ class Runner {
   void Footprint(int interval_s, FootprintResult* out);
 
  private:
+  // CPU counters read at the start and at the end of one overhead run.
+  struct CpuCounters {
+    Clock::time_point wall;
+    MachineCpu machine;
+    double collectord_s = 0, shipperd_s = 0;
+    std::map<int, double> backends;  // pid -> CPU seconds of the agent's sessions
+  };
+  std::map<int, double> MonitorBackendCpu();
+  CpuCounters ReadCpuCounters(bool with_agent, const Daemon& collector, const Daemon& shipper);
+  static void AccountCpu(bool with_agent, const CpuCounters& before, const CpuCounters& after,
+                         OverheadResult* out);
   void Say(const std::string& s) const {
     if (o_.progress) o_.progress(s);
   }
@@ -482,8 +505,7 @@ void Runner::Overhead(OverheadResult* out) {
       (void)pg->Psql("ALTER SYSTEM RESET log_min_duration_statement; SELECT pg_reload_conf();");
     }
   } reset{pg_.get()};
-  const std::string config =
-      WriteConfig("overhead" + setting, o_.overhead_interval_s, "end");
+  const std::string config = WriteConfig("overhead" + setting, o_.overhead_interval_s, "end");
   for (int pair = 0; pair < o_.overhead_pairs; ++pair) {
     // A B, B A, A B, ...: TPS drifts over a series (tables grow, autovacuum, checkpoints);
     // alternating which run goes first keeps the drift out of the median ratio.
@@ -491,9 +513,11 @@ void Runner::Overhead(OverheadResult* out) {
     for (bool with_agent : {agent_first, !agent_first}) {
       (void)pg_->Psql("CHECKPOINT");
       Daemon shipper("shipperd", Bin("shipperd/pgagent-shipperd"), config,
-                     dir_ + "/overhead" + setting + "-shipperd.log", o_.agent_nice);
+                     dir_ + "/overhead" + setting + "-shipperd.log", o_.agent_nice,
+                     o_.agent_policy);
       Daemon collector("collectord", Bin("collectord/pgagent-collectord"), config,
-                       dir_ + "/overhead" + setting + "-collectord.log", o_.agent_nice);
+                       dir_ + "/overhead" + setting + "-collectord.log", o_.agent_nice,
+                       o_.agent_policy);
       const auto t0 = Clock::now();
       int acked_before = 0;
       if (with_agent) {
@@ -517,9 +541,12 @@ void Runner::Overhead(OverheadResult* out) {
           for (int i = 0; i < 10 && sampling; ++i) std::this_thread::sleep_for(100ms);
         }
       });
+      const CpuCounters before = ReadCpuCounters(with_agent, collector, shipper);
       auto tps = RunPgbench(o_.overhead_run_s);
+      const CpuCounters after = ReadCpuCounters(with_agent, collector, shipper);
       sampling = false;
       sampler.join();
+      AccountCpu(with_agent, before, after, out);
       if (with_agent) {
         collector.Stop(15s);
         shipper.Stop(15s);
@@ -542,6 +569,60 @@ void Runner::Overhead(OverheadResult* out) {
     out->pair_ratios.push_back(out->tps_with.back() / out->tps_without.back());
   }
   out->median_ratio = Median(out->pair_ratios);
+  out->cpu.agent_ms_per_s = Median(out->cpu.agent_ms_per_s_runs);
+  out->cpu.agent_share_of_busy = Median(out->cpu.agent_share_of_busy_runs);
+  out->cpu.cpu_implied_ratio = 1 - out->cpu.agent_share_of_busy;
+}
+
+// The monitoring role's backends (the agent's own sessions) and their CPU seconds.
+std::map<int, double> Runner::MonitorBackendCpu() {
+  std::map<int, double> cpu;
+  auto pids = pg_->Psql("SELECT pid FROM pg_stat_activity WHERE usename = 'bitville_monitor'");
+  if (!pids.ok()) return cpu;
+  std::istringstream in(*pids);
+  for (int pid = 0; in >> pid;) {
+    auto s = ReadProcSample(pid);
+    if (s.ok()) cpu[pid] = s->cpu_s;
+  }
+  return cpu;
+}
+
+Runner::CpuCounters Runner::ReadCpuCounters(bool with_agent, const Daemon& collector,
+                                            const Daemon& shipper) {
+  CpuCounters c;
+  c.wall = Clock::now();
+  if (auto m = ReadMachineCpu(); m.ok()) c.machine = *m;
+  if (with_agent) {
+    c.collectord_s = collector.CpuSeconds();
+    c.shipperd_s = shipper.CpuSeconds();
+    c.backends = MonitorBackendCpu();
+  }
+  return c;
+}
+
+void Runner::AccountCpu(bool with_agent, const CpuCounters& before, const CpuCounters& after,
+                        OverheadResult* out) {
+  const double wall_s = std::chrono::duration<double>(after.wall - before.wall).count();
+  const double busy_s = after.machine.busy_s - before.machine.busy_s;
+  const double total_s = after.machine.total_s - before.machine.total_s;
+  if (wall_s <= 0 || total_s <= 0) return;
+  (with_agent ? out->cpu.busy_share_with : out->cpu.busy_share_without).push_back(busy_s / total_s);
+  if (!with_agent) return;
+  // Only backends seen at both ends count (a reconnect in between would be missed; the
+  // agent keeps one session open, so that does not happen in a healthy run).
+  double backend_s = 0;
+  for (const auto& [pid, cpu_s] : after.backends) {
+    auto it = before.backends.find(pid);
+    if (it != before.backends.end()) backend_s += cpu_s - it->second;
+  }
+  OverheadCpu& c = out->cpu;
+  c.collectord_ms_per_s.push_back(1000 * (after.collectord_s - before.collectord_s) / wall_s);
+  c.shipperd_ms_per_s.push_back(1000 * (after.shipperd_s - before.shipperd_s) / wall_s);
+  c.backend_ms_per_s.push_back(1000 * backend_s / wall_s);
+  c.agent_ms_per_s_runs.push_back(c.collectord_ms_per_s.back() + c.shipperd_ms_per_s.back() +
+                                  c.backend_ms_per_s.back());
+  if (busy_s > 0)
+    c.agent_share_of_busy_runs.push_back(c.agent_ms_per_s_runs.back() * wall_s / 1000 / busy_s);
 }
 
 void Runner::Footprint(int interval_s, FootprintResult* out) {
@@ -552,9 +633,9 @@ void Runner::Footprint(int interval_s, FootprintResult* out) {
       std::to_string(o_.footprint_s) + " s");
   auto before = listener_->StoredCount();
   Daemon shipper("shipperd", Bin("shipperd/pgagent-shipperd"), config,
-                 dir_ + "/" + tag + "-shipperd.log", o_.agent_nice);
+                 dir_ + "/" + tag + "-shipperd.log", o_.agent_nice, o_.agent_policy);
   Daemon collector("collectord", Bin("collectord/pgagent-collectord"), config,
-                   dir_ + "/" + tag + "-collectord.log", o_.agent_nice);
+                   dir_ + "/" + tag + "-collectord.log", o_.agent_nice, o_.agent_policy);
   if (!shipper.Start(0).ok() || !collector.Start(0).ok()) return;
   // Light, steady load so the collectors have something to read.
   auto load =
@@ -591,9 +672,9 @@ void Runner::Soak(SoakResult* out) {
   std::this_thread::sleep_for(1500ms);
   const std::string config = WriteConfig("soak", o_.soak_interval_s, "beginning");
   Daemon shipper("shipperd", Bin("shipperd/pgagent-shipperd"), config, dir_ + "/soak-shipperd.log",
-                 o_.agent_nice);
+                 o_.agent_nice, o_.agent_policy);
   Daemon collector("collectord", Bin("collectord/pgagent-collectord"), config,
-                   dir_ + "/soak-collectord.log", o_.agent_nice);
+                   dir_ + "/soak-collectord.log", o_.agent_nice, o_.agent_policy);
   const auto t0 = Clock::now();
   if (!shipper.Start(0).ok() || !collector.Start(0).ok()) {
     out->error = "cannot start the daemons";
@@ -992,6 +1073,19 @@ std::string E2eReport::ToJson() const {
     j.Key("requests_acked").Num(static_cast<double>(overhead.requests_acked));
     SeriesJson(j, "collectord_during_load", overhead.collector);
     SeriesJson(j, "shipperd_during_load", overhead.shipper);
+    const OverheadCpu& c = overhead.cpu;
+    j.Key("cpu").Open('{');
+    NumList(j, "collectord_ms_per_s", c.collectord_ms_per_s);
+    NumList(j, "shipperd_ms_per_s", c.shipperd_ms_per_s);
+    NumList(j, "monitor_backends_ms_per_s", c.backend_ms_per_s);
+    NumList(j, "agent_ms_per_s", c.agent_ms_per_s_runs);
+    NumList(j, "agent_share_of_busy", c.agent_share_of_busy_runs);
+    NumList(j, "machine_busy_share_without_agent", c.busy_share_without);
+    NumList(j, "machine_busy_share_with_agent", c.busy_share_with);
+    j.Key("median_agent_ms_per_s").Num(c.agent_ms_per_s);
+    j.Key("median_agent_share_of_busy").Num(c.agent_share_of_busy);
+    j.Key("cpu_implied_ratio").Num(c.cpu_implied_ratio);
+    j.Close('}');
     j.Key("error").Str(overhead.error);
     j.Close('}');
   }
@@ -1084,6 +1178,24 @@ std::string E2eReport::ToJson() const {
   return j.str() + "\n";
 }
 
+// The overhead series' CPU accounting as a markdown paragraph.
+static std::string CpuAccountingMarkdown(const OverheadCpu& c) {
+  if (c.agent_ms_per_s_runs.empty()) return "";
+  std::ostringstream md;
+  md << "\nCPU accounting (from /proc, median of the loaded runs): the agent used **"
+     << Fmt("%.1f", c.agent_ms_per_s) << " ms of CPU per second** (collectord "
+     << Fmt("%.1f", Median(c.collectord_ms_per_s)) << ", shipperd "
+     << Fmt("%.1f", Median(c.shipperd_ms_per_s)) << ", its sessions' server backends "
+     << Fmt("%.1f", Median(c.backend_ms_per_s)) << "), **"
+     << Fmt("%.2f", 100 * c.agent_share_of_busy)
+     << "% of the machine's busy CPU time**; CPU-implied ratio **"
+     << Fmt("%.4f", c.cpu_implied_ratio) << "** (the TPS ratio if TPS followed the CPU left to "
+     << "PostgreSQL and pgbench; without the indirect costs the TPS ratio includes). Machine "
+     << "busy share: " << Fmt("%.1f", 100 * Median(c.busy_share_without)) << "% without, "
+     << Fmt("%.1f", 100 * Median(c.busy_share_with)) << "% with the agent.\n";
+  return md.str();
+}
+
 std::string E2eReport::ToMarkdown() const {
   std::ostringstream md;
   md << "# pgagent end-to-end report (" << options.variant << ")\n\n";
@@ -1098,9 +1210,9 @@ std::string E2eReport::ToMarkdown() const {
     if (!overhead.ran) continue;
     md << "## Overhead, log_min_duration_statement = " << overhead.log_min_duration_ms
        << " ms (pgbench, scale " << options.pgbench_scale << ", " << options.pgbench_clients
-       << " clients, " << options.overhead_run_s
-       << " s runs, agent at a " << options.overhead_interval_s
-       << " s interval, daemons at nice " << options.agent_nice << ")\n\n";
+       << " clients, " << options.overhead_run_s << " s runs, agent at a "
+       << options.overhead_interval_s << " s interval, daemons at nice " << options.agent_nice
+       << ", policy " << options.agent_policy << ")\n\n";
     md << "| pair | TPS without agent | TPS with agent | ratio |\n|---|---|---|---|\n";
     for (size_t i = 0; i < overhead.pair_ratios.size(); ++i) {
       md << "| " << i + 1 << " | " << Fmt("%.1f", overhead.tps_without[i]) << " | "
@@ -1115,6 +1227,7 @@ std::string E2eReport::ToMarkdown() const {
           "run:\n\n"
        << kSeriesHeader << SeriesRow("collectord", overhead.collector)
        << SeriesRow("shipperd", overhead.shipper);
+    md << CpuAccountingMarkdown(overhead.cpu);
     if (!overhead.error.empty()) md << "\nError: `" << overhead.error << "`\n";
     md << "\n";
   }
@@ -1137,7 +1250,8 @@ std::string E2eReport::ToMarkdown() const {
        << " |\n";
     md << "| markers missing | " << l.markers_missing << " |\n";
     md << "| marker duplicates (re-read after a kill) | " << l.marker_duplicates << " |\n";
-    md << "| boot ids (one per collectord and per shipperd process, plus any renumbering) | " << l.boots << " |\n";
+    md << "| boot ids (one per collectord and per shipperd process, plus any renumbering) | "
+       << l.boots << " |\n";
     md << "| distinct records | " << l.distinct_records << " |\n";
     md << "| seq holes inside a boot | " << l.seq_holes << " |\n";
     md << "| boots not starting at seq 1 | " << l.boots_not_starting_at_1 << " |\n";

@@ -2,8 +2,8 @@
 // a throwaway PostgreSQL cluster (tests/harness/pg_cluster.h) and the HTTPS test listener
 // (tests/harness/test_listener.h), measured in three phases:
 //   overhead  - pgbench TPS without the agent (A) and with it at a 1 s interval (B),
-//               in pairs ordered A B, B A, A B, ...; median of the per-pair ratios B/A. Once per server
-//               log setting in overhead_log_min_duration_ms (the same in A and B).
+//               in pairs ordered A B, B A, A B, ...; median of the per-pair ratios B/A. Once per
+//               server log setting in overhead_log_min_duration_ms (the same in A and B).
 //   soak      - both daemons at a 1 s interval under pgbench load plus a log writer (RAISE
 //               LOG markers through the server's real logging collector), with chaos:
 //               SIGKILL of either daemon, PostgreSQL restarts, listener outage, log
@@ -45,6 +45,9 @@ struct E2eOptions {
   // Both daemons run at this nice level, as systemd/pgagent-*.service does (Nice=10); 0:
   // not niced. (The units' CPUQuota=25% needs a cgroup and is not applied here.)
   int agent_nice = 10;
+  // Scheduling policy of both daemons (every thread): "other" (the units' default),
+  // "batch" or "idle" (SCHED_IDLE: runs only on CPU time nothing else wants), via chrt(1).
+  std::string agent_policy = "other";
   // The agent's interval_s during the B runs (the issue: 1 s).
   int overhead_interval_s = 1;
   // log_min_duration_statement values (ms) the overhead is measured at, one A/B series
@@ -87,6 +90,26 @@ struct DaemonStats {
   double rss_max_mb_all = 0;
 };
 
+// Where the CPU went during an overhead series, from /proc (precise where TPS is noisy).
+// Per-run vectors hold one value per B run (the *_share_* ones one per A or B run).
+struct OverheadCpu {
+  // CPU milliseconds per wall second of each part of the agent during the B runs: the two
+  // daemons (all threads) and the server backends of its monitoring role (the server-side
+  // cost of its queries). Independent of the machine's size.
+  std::vector<double> collectord_ms_per_s, shipperd_ms_per_s, backend_ms_per_s;
+  std::vector<double> agent_ms_per_s_runs;       // their sum, per B run
+  std::vector<double> agent_share_of_busy_runs;  // the sum / all busy CPU of the machine
+  // Busy share of the machine's CPUs (all of them) in the A and in the B runs: near 1 means
+  // saturated, so every CPU second the agent takes is taken from PostgreSQL and pgbench.
+  std::vector<double> busy_share_without, busy_share_with;
+  double agent_ms_per_s = 0;       // median over the B runs
+  double agent_share_of_busy = 0;  // median over the B runs
+  // 1 - agent_share_of_busy: the TPS ratio if TPS were proportional to the CPU left to
+  // PostgreSQL and pgbench on a saturated machine. It leaves out indirect costs (caches,
+  // scheduling), which the TPS ratio includes; it is not noisy as the TPS ratio is.
+  double cpu_implied_ratio = 0;
+};
+
 struct OverheadResult {
   bool ran = false;
   int log_min_duration_ms = 0;  // the server's log_min_duration_statement in A and B
@@ -96,6 +119,7 @@ struct OverheadResult {
   double median_ratio = 0;
   uint64_t requests_acked = 0;     // ingest requests answered 200 during the B runs
   SeriesStats collector, shipper;  // sampled during the B runs (last B run)
+  OverheadCpu cpu;
   std::string error;
 };
 

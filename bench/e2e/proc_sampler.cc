@@ -52,6 +52,24 @@ Result<ProcSample> ReadProcSample(pid_t pid, const std::string& proc_root) {
   return s;
 }
 
+Result<MachineCpu> ReadMachineCpu(const std::string& proc_root) {
+  std::ifstream stat_file(proc_root + "/stat");
+  if (!stat_file) return NotFoundError("cannot open " + proc_root + "/stat");
+  std::string label;
+  // user nice system idle iowait irq softirq steal (guest time is included in user).
+  double v[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+  stat_file >> label;
+  for (double& x : v) stat_file >> x;
+  if (label != "cpu" || v[7] < 0) {
+    return InvalidArgumentError("cannot parse the cpu line of " + proc_root + "/stat");
+  }
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  MachineCpu m;
+  m.busy_s = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / ticks;
+  m.total_s = m.busy_s + (v[3] + v[4]) / ticks;
+  return m;
+}
+
 double Slope(const std::vector<double>& x, const std::vector<double>& y) {
   const size_t n = std::min(x.size(), y.size());
   if (n < 2) return 0;

@@ -25,6 +25,15 @@ struct ProcSample {
 // Errors: kNotFound when the process is gone, kInvalidArgument when a file does not parse.
 Result<ProcSample> ReadProcSample(pid_t pid, const std::string& proc_root = "/proc");
 
+// CPU time of the whole machine (all CPUs), from the first ("cpu") line of /proc/stat.
+struct MachineCpu {
+  double busy_s = 0;   // user + nice + system + irq + softirq + steal
+  double total_s = 0;  // busy + idle + iowait
+};
+
+// Errors: kNotFound when the file is missing, kInvalidArgument when it does not parse.
+Result<MachineCpu> ReadMachineCpu(const std::string& proc_root = "/proc");
+
 struct SeriesStats {
   size_t samples = 0;
   double seconds = 0;  // last t_s - first t_s

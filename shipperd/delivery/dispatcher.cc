@@ -86,10 +86,12 @@ std::vector<BufferedItem> Dispatcher::ChooseRecords(std::vector<BufferedItem>& i
   chosen.push_back(std::move(items.front()));
   if (chosen.front().record.kind() != pgagent::v1::RECORD_KIND_LOG) return chosen;
   // Backlogged logs: coalesce the consecutive pg_log records at the head.
-  size_t bytes = chosen.front().record.ByteSizeLong();
+  // Sized by the bytes the buffer accounts for them (the stored record, rounded up to its
+  // pages): known already, where ByteSizeLong() would walk every entry again.
+  uint64_t bytes = chosen.front().stored_bytes;
   for (size_t i = 1; i < items.size(); ++i) {
     if (items[i].record.kind() != pgagent::v1::RECORD_KIND_LOG) break;
-    const size_t more = items[i].record.ByteSizeLong();
+    const uint64_t more = items[i].stored_bytes;
     if (bytes + more > options_.max_envelope_bytes / 2) break;  // JSON is larger than protobuf
     bytes += more;
     chosen.push_back(std::move(items[i]));

@@ -1,8 +1,11 @@
 #include "shipperd/delivery/envelope_encoder.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <set>
+#include <string_view>
 
 #include "common/ipc_frame.h"
 #include "common/json_util.h"
@@ -13,6 +16,7 @@ namespace {
 
 using pgagent::v1::ActivitySnapshot;
 using pgagent::v1::LogBatch;
+using pgagent::v1::LogEntry;
 using pgagent::v1::Record;
 using pgagent::v1::StatementsSnapshot;
 
@@ -56,25 +60,6 @@ std::string ActivityMembers(const ActivitySnapshot& a, int begin, int end) {
   return Members(part);
 }
 
-std::map<std::string, uint32_t> LevelCounts(const LogBatch& b, int begin, int end) {
-  std::map<std::string, uint32_t> levels;
-  for (int i = begin; i < end; ++i) ++levels[b.entries(i).level()];
-  return levels;
-}
-
-std::string LogMembers(const LogBatch& b, int begin, int end) {
-  LogBatch part;
-  part.set_format(b.format());
-  if (begin == 0) part.set_unparsed(b.unparsed());
-  for (int i = begin; i < end; ++i) *part.add_entries() = b.entries(i);
-  part.set_count(static_cast<uint32_t>(end - begin));
-  for (const auto& [level, n] : LevelCounts(b, begin, end)) (*part.mutable_levels())[level] = n;
-  std::string out;
-  AppendListenerJsonFields(part, {"entries", "count", "levels", "format", "unparsed"}, false,
-                           &out);
-  return out;
-}
-
 std::string StatementsMembers(const StatementsSnapshot& s, int begin, int end) {
   StatementsSnapshot part = s;
   part.clear_statements();
@@ -116,25 +101,107 @@ std::string ActivityForId(const ActivitySnapshot& a, const std::string& id) {
   return out;
 }
 
-std::string LogsForId(const LogBatch& b, const std::string& id) {
-  LogBatch part;
-  part.set_format(b.format());
+// The log entries of one or more records, each rendered to JSON once. Parts and
+// per-correlation envelopes are cut from these pieces; nothing is copied or rendered twice.
+class RenderedLogs {
+ public:
+  explicit RenderedLogs(const std::vector<const Record*>& records) {
+    for (const Record* r : records) {
+      const LogBatch& b = r->log();
+      if (format_.empty()) format_ = b.format();
+      unparsed_ += b.unparsed();
+      for (const auto& e : b.entries()) {
+        entries_.push_back(&e);
+        AppendListenerJson(e, &json_);
+        ends_.push_back(json_.size());
+      }
+    }
+  }
+  size_t size() const { return entries_.size(); }
+  const LogEntry& entry(size_t i) const { return *entries_[i]; }
+  size_t JsonSize(size_t i) const { return ends_[i] - (i == 0 ? 0 : ends_[i - 1]); }
+
+  // data members for the entries listed in `rows` (ascending): "entries", "count",
+  // "levels", "format" and, when with_unparsed, "unparsed" (as the aggregate carries it).
+  std::string Members(const std::vector<size_t>& rows, bool with_unparsed,
+                      uint32_t unparsed) const {
+    std::string out;
+    size_t bytes = 64 + format_.size();
+    for (size_t i : rows) bytes += JsonSize(i) + 1;
+    out.reserve(bytes);
+    out += "\"entries\":[";
+    for (size_t k = 0; k < rows.size(); ++k) {
+      if (k > 0) out += ',';
+      const size_t i = rows[k];
+      const size_t begin = i == 0 ? 0 : ends_[i - 1];
+      out.append(json_, begin, ends_[i] - begin);
+    }
+    out += "],\"count\":" + std::to_string(rows.size()) + ",\"levels\":" + LevelsJson(rows) +
+           ",\"format\":";
+    AppendJsonString(out, format_);
+    if (with_unparsed) out += ",\"unparsed\":" + std::to_string(unparsed);
+    return out;
+  }
+
+  // Consecutive runs of rows whose members fit in max_bytes (a row larger than that
+  // alone is a run of its own). A run's "levels" is never longer than the whole batch's,
+  // so that length is reserved for every run.
+  std::vector<std::vector<size_t>> Runs(size_t max_bytes) const {
+    std::vector<size_t> all(size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    const size_t fixed = Members({}, true, UINT32_MAX).size() + LevelsJson(all).size() +
+                         std::to_string(size()).size();
+    std::vector<std::vector<size_t>> runs(1);
+    size_t used = fixed;
+    for (size_t i = 0; i < size(); ++i) {
+      const size_t add = JsonSize(i) + 1;  // and its comma
+      if (!runs.back().empty() && used + add > max_bytes) {
+        runs.emplace_back();
+        used = fixed;
+      }
+      runs.back().push_back(i);
+      used += add;
+    }
+    return runs;
+  }
+
+  uint32_t unparsed() const { return unparsed_; }
+
+ private:
+  // {"LOG":12,"ERROR":1}: entries per level, keys sorted.
+  std::string LevelsJson(const std::vector<size_t>& rows) const {
+    std::map<std::string_view, uint32_t> levels;
+    for (size_t i : rows) ++levels[entries_[i]->level()];
+    std::string out = "{";
+    for (const auto& [level, n] : levels) {
+      if (out.size() > 1) out += ',';
+      AppendJsonString(out, level);
+      out += ':' + std::to_string(n);
+    }
+    return out + "}";
+  }
+
+  std::vector<const LogEntry*> entries_;
+  std::string json_;          // every entry's JSON object, back to back
+  std::vector<size_t> ends_;  // where entry i's object ends in json_
+  std::string format_;
+  uint32_t unparsed_ = 0;
+};
+
+std::string LogsForId(const RenderedLogs& logs, const std::string& id) {
+  std::vector<size_t> rows;
   double duration_ms = 0;
   bool has_duration = false;
-  for (const auto& e : b.entries()) {
+  for (size_t i = 0; i < logs.size(); ++i) {
+    const LogEntry& e = logs.entry(i);
     if (!e.has_correlation_id() || e.correlation_id() != id) continue;
-    *part.add_entries() = e;
+    rows.push_back(i);
     if (e.has_duration_ms()) {
       duration_ms += e.duration_ms();
       has_duration = true;
     }
   }
-  part.set_count(static_cast<uint32_t>(part.entries_size()));
-  for (const auto& [level, n] : LevelCounts(part, 0, part.entries_size())) {
-    (*part.mutable_levels())[level] = n;
-  }
-  std::string out;
-  AppendListenerJsonFields(part, {"entries", "count", "levels", "format"}, false, &out);
+  std::string out = logs.Members(rows, false, 0);
   if (has_duration) {
     char buf[64];
     std::snprintf(buf, sizeof(buf), ",\"duration_ms\":%.3f", duration_ms);
@@ -143,27 +210,22 @@ std::string LogsForId(const LogBatch& b, const std::string& id) {
   return out;
 }
 
-LogBatch MergeLogs(const std::vector<const Record*>& records) {
-  LogBatch merged;
-  for (const Record* r : records) {
-    const LogBatch& b = r->log();
-    if (merged.format().empty()) merged.set_format(b.format());
-    merged.set_unparsed(merged.unparsed() + b.unparsed());
-    for (const auto& e : b.entries()) *merged.add_entries() = e;
-  }
-  return merged;
-}
-
 }  // namespace
 
 const char* EnvelopeEncoder::SourceFor(pgagent::v1::RecordKind kind) {
   switch (kind) {
-    case pgagent::v1::RECORD_KIND_ACTIVITY: return kSourceActivity;
-    case pgagent::v1::RECORD_KIND_STATEMENTS: return kSourceStatements;
-    case pgagent::v1::RECORD_KIND_SYSTEM: return kSourceSystem;
-    case pgagent::v1::RECORD_KIND_LOG: return kSourceLog;
-    case pgagent::v1::RECORD_KIND_HEALTH: return kSourceSystem;
-    default: return "";
+    case pgagent::v1::RECORD_KIND_ACTIVITY:
+      return kSourceActivity;
+    case pgagent::v1::RECORD_KIND_STATEMENTS:
+      return kSourceStatements;
+    case pgagent::v1::RECORD_KIND_SYSTEM:
+      return kSourceSystem;
+    case pgagent::v1::RECORD_KIND_LOG:
+      return kSourceLog;
+    case pgagent::v1::RECORD_KIND_HEALTH:
+      return kSourceSystem;
+    default:
+      return "";
   }
 }
 
@@ -198,7 +260,8 @@ std::string EnvelopeEncoder::Body(const Record& record, const char* source,
   AppendJsonString(body, record.id().boot_id());
   body += ",\"seq\":" + std::to_string(record.id().seq());
   body += ",\"collected_at\":";
-  AppendJsonString(body, FormatRfc3339(record.collected_at().seconds(), record.collected_at().nanos()));
+  AppendJsonString(body,
+                   FormatRfc3339(record.collected_at().seconds(), record.collected_at().nanos()));
   body += ",\"kind\":";
   AppendJsonString(body, RecordKindName(record.kind()));
   body += record.burst() ? ",\"burst\":true}}}" : ",\"burst\":false}}}";
@@ -221,8 +284,9 @@ Result<EncodeResult> EnvelopeEncoder::Encode(const Record& record,
       if (a.sessions_size() == 0) {
         parts.push_back(Members(a));
       } else {
-        SplitToFit(0, a.sessions_size(), budget,
-                   [&](int b, int e) { return ActivityMembers(a, b, e); }, &parts);
+        SplitToFit(
+            0, a.sessions_size(), budget, [&](int b, int e) { return ActivityMembers(a, b, e); },
+            &parts);
       }
       break;
     }
@@ -231,8 +295,9 @@ Result<EncodeResult> EnvelopeEncoder::Encode(const Record& record,
       if (s.statements_size() == 0) {
         parts.push_back(Members(s));
       } else {
-        SplitToFit(0, s.statements_size(), budget,
-                   [&](int b, int e) { return StatementsMembers(s, b, e); }, &parts);
+        SplitToFit(
+            0, s.statements_size(), budget,
+            [&](int b, int e) { return StatementsMembers(s, b, e); }, &parts);
       }
       break;
     }
@@ -251,7 +316,8 @@ Result<EncodeResult> EnvelopeEncoder::Encode(const Record& record,
   for (size_t i = 0; i < parts.size(); ++i) {
     std::string members = std::move(parts[i]);
     if (parts.size() > 1) {
-      members += ",\"part\":" + std::to_string(i + 1) + ",\"parts\":" + std::to_string(parts.size());
+      members +=
+          ",\"part\":" + std::to_string(i + 1) + ",\"parts\":" + std::to_string(parts.size());
     }
     result.envelopes.push_back({source, std::nullopt, Body(record, source, std::nullopt, members)});
   }
@@ -274,10 +340,11 @@ Result<EncodeResult> EnvelopeEncoder::EncodeLogs(const std::vector<const Record*
                                                  size_t correlation_budget) const {
   if (records.empty()) return InvalidArgumentError("no log records to encode");
   for (const Record* r : records) {
-    if (!r->has_log()) return InvalidArgumentError("record " + RecordIdText(*r) + " is not a log batch");
+    if (!r->has_log())
+      return InvalidArgumentError("record " + RecordIdText(*r) + " is not a log batch");
   }
   const Record& first = *records.front();
-  const LogBatch merged = MergeLogs(records);
+  const RenderedLogs logs(records);
   std::string record_ids;
   if (records.size() > 1) {
     record_ids = ",\"records\":[";
@@ -288,29 +355,36 @@ Result<EncodeResult> EnvelopeEncoder::EncodeLogs(const std::vector<const Record*
     record_ids += ']';
   }
   const size_t budget = options_.max_envelope_bytes > 1024 ? options_.max_envelope_bytes - 1024 : 1;
-  std::vector<std::string> parts;
-  if (merged.entries_size() == 0) {
-    parts.push_back(LogMembers(merged, 0, 0));
-  } else {
-    SplitToFit(0, merged.entries_size(), budget,
-               [&](int b, int e) { return LogMembers(merged, b, e); }, &parts);
-  }
+  // The first part carries the batch's unparsed count, the others 0.
+  const std::vector<std::vector<size_t>> runs =
+      logs.Runs(budget > record_ids.size() ? budget - record_ids.size() : 1);
   EncodeResult result;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    std::string members = std::move(parts[i]) + record_ids;
-    if (parts.size() > 1) {
-      members += ",\"part\":" + std::to_string(i + 1) + ",\"parts\":" + std::to_string(parts.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    std::string members = logs.Members(runs[i], true, i == 0 ? logs.unparsed() : 0) + record_ids;
+    if (runs.size() > 1) {
+      members += ",\"part\":" + std::to_string(i + 1) + ",\"parts\":" + std::to_string(runs.size());
     }
-    result.envelopes.push_back({kSourceLog, std::nullopt, Body(first, kSourceLog, std::nullopt, members)});
+    result.envelopes.push_back(
+        {kSourceLog, std::nullopt, Body(first, kSourceLog, std::nullopt, members)});
   }
-  const auto ids = DistinctIds(merged.entries());
+  std::vector<std::string> ids;
+  {
+    std::set<std::string_view> seen;
+    for (size_t i = 0; i < logs.size(); ++i) {
+      const LogEntry& e = logs.entry(i);
+      if (e.has_correlation_id() && !e.correlation_id().empty() &&
+          seen.insert(e.correlation_id()).second) {
+        ids.push_back(e.correlation_id());
+      }
+    }
+  }
   for (size_t i = 0; i < ids.size(); ++i) {
     if (i >= correlation_budget) {
       result.unlinked_correlation_ids = ids.size() - i;
       break;
     }
     result.envelopes.push_back(
-        {kSourceLog, ids[i], Body(first, kSourceLog, ids[i], LogsForId(merged, ids[i]))});
+        {kSourceLog, ids[i], Body(first, kSourceLog, ids[i], LogsForId(logs, ids[i]))});
     ++result.correlation_envelopes;
   }
   return result;

@@ -4,16 +4,17 @@
 #include <google/protobuf/timestamp.pb.h>
 
 #include <algorithm>
-#include <charconv>
-#include <unordered_map>
 #include <cctype>
-#include <cstdlib>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <unordered_map>
 #include <vector>
 
 #include "common/json_util.h"
+#include "pgagent/v1/records.pb.h"
 
 namespace pgagent {
 namespace {
@@ -151,7 +152,87 @@ void AppendField(const Message& m, const FieldDescriptor* f, std::string* out) {
   }
 }
 
+template <typename Int>
+void AppendInt(Int v, std::string* out) {
+  char buf[24];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, end);
+}
+
+// "name":"text"
+void Str(const char* key, const std::string& v, std::string* out) {
+  *out += key;
+  AppendJsonString(*out, v);
+}
+
+// Every log line becomes one LogEntry, so this is the message shipperd writes most: it is
+// written field by field, without reflection, with exactly AppendMessage's output (same
+// order, names and presence rules; tests/shipperd/delivery/listener_json_test.cc compares
+// the two with every field set, so a field added to LogEntry fails there until added here).
+void AppendLogEntry(const pgagent::v1::LogEntry& e, std::string* out) {
+  *out += '{';
+  if (e.has_timestamp()) {
+    *out += "\"timestamp\":";
+    AppendJsonString(*out, FormatRfc3339(e.timestamp().seconds(), e.timestamp().nanos()));
+    *out += ',';
+  }
+  *out += "\"pid\":";
+  AppendInt(e.pid(), out);
+  Str(",\"level\":", e.level(), out);
+  Str(",\"sqlstate\":", e.sqlstate(), out);
+  Str(",\"user\":", e.user(), out);
+  Str(",\"database\":", e.database(), out);
+  Str(",\"application_name\":", e.application_name(), out);
+  Str(",\"message\":", e.message(), out);
+  Str(",\"detail\":", e.detail(), out);
+  Str(",\"hint\":", e.hint(), out);
+  Str(",\"context\":", e.context(), out);
+  Str(",\"statement\":", e.statement(), out);
+  if (e.has_duration_ms()) {
+    *out += ",\"duration_ms\":";
+    AppendDouble(e.duration_ms(), out);
+  }
+  if (e.has_correlation_id()) Str(",\"correlation_id\":", e.correlation_id(), out);
+  *out += ",\"event_class\":";
+  const EnumValueDescriptor* event_class =
+      pgagent::v1::LogEventClass_descriptor()->FindValueByNumber(e.event_class());
+  if (event_class == nullptr) {  // a number this build does not know: as reflection names it
+    event_class =
+        e.GetReflection()->GetEnum(e, pgagent::v1::LogEntry::descriptor()->FindFieldByNumber(
+                                          pgagent::v1::LogEntry::kEventClassFieldNumber));
+  }
+  AppendJsonString(*out, EnumName(event_class));
+  *out += e.parsed() ? ",\"parsed\":true" : ",\"parsed\":false";
+  *out += e.truncated() ? ",\"truncated\":true" : ",\"truncated\":false";
+  Str(",\"remote_host\":", e.remote_host(), out);
+  Str(",\"session_id\":", e.session_id(), out);
+  Str(",\"backend_type\":", e.backend_type(), out);
+  *out += ",\"query_id\":";
+  AppendInt(e.query_id(), out);
+  *out += ",\"session_line_num\":";
+  AppendInt(e.session_line_num(), out);
+  Str(",\"command_tag\":", e.command_tag(), out);
+  Str(",\"internal_query\":", e.internal_query(), out);
+  *out += ",\"leader_pid\":";
+  AppendInt(e.leader_pid(), out);
+  Str(",\"virtual_transaction_id\":", e.virtual_transaction_id(), out);
+  *out += ",\"transaction_id\":";
+  AppendInt(e.transaction_id(), out);
+  Str(",\"location\":", e.location(), out);
+  *out += '}';
+}
+
+void AppendByReflection(const Message& m, std::string* out);
+
 void AppendMessage(const Message& m, std::string* out) {
+  if (const auto* entry = dynamic_cast<const pgagent::v1::LogEntry*>(&m)) {
+    AppendLogEntry(*entry, out);
+    return;
+  }
+  AppendByReflection(m, out);
+}
+
+void AppendByReflection(const Message& m, std::string* out) {
   const auto* d = m.GetDescriptor();
   static const google::protobuf::Descriptor* const kTimestamp =
       google::protobuf::Timestamp::descriptor();
@@ -175,18 +256,70 @@ void AppendMessage(const Message& m, std::string* out) {
 
 }  // namespace
 
+namespace {
+
+// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's civil_from_days).
+void CivilFromDays(int64_t days, int64_t* y, unsigned* m, unsigned* d) {
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(days - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
+}
+
+char* Digits(unsigned v, int width, char* p) {
+  for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+  return p + width;
+}
+
+}  // namespace
+
 std::string FormatRfc3339(int64_t seconds, int32_t nanos) {
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[80];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(nanos / 1000000));
-  return buf;
+  // Floor division: -1 s is 1969-12-31T23:59:59.
+  int64_t days = seconds / 86400;
+  int64_t rem = seconds % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  int64_t year = 0;
+  unsigned month = 0, day = 0;
+  CivilFromDays(days, &year, &month, &day);
+  const int millis = nanos / 1000000;
+  if (year < 0 || year > 9999 || millis < 0 || millis > 999) {
+    char buf[96];  // outside what 4 digits hold: printed as is (never from a real clock)
+    std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                  static_cast<long long>(year), month, day, static_cast<int>(rem / 3600),
+                  static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60), millis);
+    return buf;
+  }
+  char buf[24];
+  char* p = Digits(static_cast<unsigned>(year), 4, buf);
+  *p++ = '-';
+  p = Digits(month, 2, p);
+  *p++ = '-';
+  p = Digits(day, 2, p);
+  *p++ = 'T';
+  p = Digits(static_cast<unsigned>(rem / 3600), 2, p);
+  *p++ = ':';
+  p = Digits(static_cast<unsigned>(rem / 60 % 60), 2, p);
+  *p++ = ':';
+  p = Digits(static_cast<unsigned>(rem % 60), 2, p);
+  *p++ = '.';
+  p = Digits(static_cast<unsigned>(millis), 3, p);
+  *p++ = 'Z';
+  return std::string(buf, p);
 }
 
 void AppendListenerJson(const Message& message, std::string* out) { AppendMessage(message, out); }
+
+void AppendListenerJsonByReflection(const Message& message, std::string* out) {
+  AppendByReflection(message, out);
+}
 
 void AppendListenerJsonFields(const Message& message, const std::vector<std::string>& field_names,
                               bool leading_comma, std::string* out) {

@@ -6,19 +6,25 @@
 // objects, unset proto3 `optional` and unset message fields omitted (never null), other
 // scalars and repeated fields always present. Enums are written as their value name
 // without the type prefix, lower case (LOG_EVENT_CLASS_DEADLOCK -> "deadlock").
+// LogEntry, one per log line and so most of what shipperd writes, has a hand-written fast
+// path with the same output.
 // Pure functions; thread-safe.
 #pragma once
+
+#include <google/protobuf/message.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include <google/protobuf/message.h>
-
 namespace pgagent {
 
 // Appends the JSON object for `message` to *out.
 void AppendListenerJson(const google::protobuf::Message& message, std::string* out);
+
+// The same, but the top-level message is always written by reflection, never by a fast
+// path (LogEntry has one). Tests compare the two; nothing else needs it.
+void AppendListenerJsonByReflection(const google::protobuf::Message& message, std::string* out);
 
 // Appends only the listed fields of `message` (by name, in the given order) as the
 // members of an object that the caller opened: `"name":value` pairs, comma-separated,

@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <fstream>
+
 #include "bench/e2e/e2e_runner.h"
 #include "bench/e2e/proc_sampler.h"
 
@@ -103,6 +106,33 @@ TEST(ProcSamplerTest, ReadsThisProcessAndFailsForAMissingOne) {
   EXPECT_GT(self->rss_kb, 0);
   EXPECT_GT(self->rss_anon_kb, 0);
   EXPECT_EQ(ReadProcSample(getpid(), "/nonexistent-proc").status().code(), StatusCode::kNotFound);
+}
+
+TEST(ProcSamplerTest, MachineCpuSplitsBusyFromIdleTicks) {
+  char dir[] = "/tmp/pgagent-procstat-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/stat";
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  {
+    std::ofstream f(path);
+    // user nice system idle iowait irq softirq steal guest guest_nice
+    f << "cpu  100 10 50 800 20 5 15 20 0 0\ncpu0 50 5 25 400 10 2 8 10 0 0\n";
+  }
+  auto m = ReadMachineCpu(dir);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_DOUBLE_EQ(m->busy_s, 200 / tick);
+  EXPECT_DOUBLE_EQ(m->total_s, 1020 / tick);
+  {
+    std::ofstream f(path);
+    f << "intr 1 2 3\n";
+  }
+  EXPECT_EQ(ReadMachineCpu(dir).status().code(), StatusCode::kInvalidArgument);
+  unlink(path.c_str());
+  rmdir(dir);
+  EXPECT_EQ(ReadMachineCpu(dir).status().code(), StatusCode::kNotFound);
+  auto real = ReadMachineCpu();
+  ASSERT_TRUE(real.ok()) << real.status().ToString();
+  EXPECT_GT(real->total_s, real->busy_s);
 }
 
 TEST(E2eReportTest, JsonIsValidAndCarriesTheFiguresAndStrings) {

@@ -57,6 +57,18 @@ TEST_F(E2eQuickTest, OverheadRunsCompleteWithAndWithoutTheAgentAndDataArrives) {
     }
     EXPECT_GT(o.requests_acked, 0u);
     EXPECT_GT(o.collector.samples, 0u);
+    // CPU accounting: one entry per loaded run; the daemons and the agent's own server
+    // session really used CPU (a 0 would mean the wrong processes were read).
+    ASSERT_EQ(o.cpu.agent_ms_per_s_runs.size(), o.tps_with.size());
+    ASSERT_EQ(o.cpu.busy_share_without.size(), o.tps_without.size());
+    for (size_t i = 0; i < o.cpu.agent_ms_per_s_runs.size(); ++i) {
+      EXPECT_GT(o.cpu.collectord_ms_per_s[i], 0);
+      EXPECT_GT(o.cpu.shipperd_ms_per_s[i], 0);
+      EXPECT_GT(o.cpu.backend_ms_per_s[i], 0);
+    }
+    EXPECT_GT(o.cpu.agent_share_of_busy, 0);
+    EXPECT_LT(o.cpu.agent_share_of_busy, 1);
+    EXPECT_DOUBLE_EQ(o.cpu.cpu_implied_ratio, 1 - o.cpu.agent_share_of_busy);
     RecordProperty("overhead_median_ratio_log_min_" + std::to_string(o.log_min_duration_ms),
                    std::to_string(o.median_ratio));
   }

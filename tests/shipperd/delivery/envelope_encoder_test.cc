@@ -129,7 +129,8 @@ TEST_F(EnvelopeEncoderTest, EachKindMapsToItsListenerSource) {
   EXPECT_EQ(h->envelopes[0].source, "system_metrics");
   Struct data = Get(Parse(h->envelopes[0].body), "data").struct_value();
   EXPECT_EQ(Get(Get(data, "agent_health").struct_value(), "component").string_value(), "shipperd");
-  Struct sdata = Get(Parse(encoder_.Encode(statements, 0)->envelopes[0].body), "data").struct_value();
+  Struct sdata =
+      Get(Parse(encoder_.Encode(statements, 0)->envelopes[0].body), "data").struct_value();
   EXPECT_EQ(Get(sdata, "statements").list_value().values_size(), 1);
   EXPECT_EQ(Get(sdata, "count").number_value(), 1);
 }
@@ -228,6 +229,55 @@ TEST_F(EnvelopeEncoderTest, AggregatesOverTheSizeLimitAreSplitIntoParts) {
     EXPECT_EQ(Get(data, "parts").number_value(), static_cast<double>(result->envelopes.size()));
   }
   EXPECT_EQ(sessions, 40);
+}
+
+TEST_F(EnvelopeEncoderTest, CoalescedLogsOverTheSizeLimitAreCutIntoFullPartsKeepingEveryEntry) {
+  EnvelopeEncoder small(EncoderOptions{"p", 8192, "1"});
+  std::vector<Record> records;
+  for (int r = 0; r < 6; ++r) {
+    records.push_back(Logs({{nullptr, 1}, {"corr-1", 0}, {nullptr, 2.5}}));
+    records.back().mutable_id()->set_seq(100 + r);
+    records.back().mutable_log()->set_unparsed(1);
+    for (auto& e : *records.back().mutable_log()->mutable_entries()) {
+      e.set_message(std::string(700, 'a' + r));
+    }
+  }
+  std::vector<const Record*> ptrs;
+  for (const Record& r : records) ptrs.push_back(&r);
+  auto result = small.EncodeLogs(ptrs, 10);
+  ASSERT_TRUE(result.ok());
+  ASSERT_EQ(result->correlation_envelopes, 1u);
+  const size_t parts = result->envelopes.size() - 1;  // the last one is corr-1's
+  ASSERT_GT(parts, 1u);
+  int entries = 0;
+  std::string messages;
+  for (size_t i = 0; i < parts; ++i) {
+    const std::string& body = result->envelopes[i].body;
+    EXPECT_LE(body.size(), 8192u);
+    const Struct data = Get(Parse(body), "data").struct_value();
+    const auto& list = Get(data, "entries").list_value();
+    EXPECT_EQ(Get(data, "count").number_value(), list.values_size());
+    double per_level = 0;
+    for (const auto& [level, n] : Get(data, "levels").struct_value().fields()) {
+      per_level += n.number_value();
+    }
+    EXPECT_EQ(per_level, list.values_size());
+    EXPECT_EQ(Get(data, "unparsed").number_value(), i == 0 ? 6 : 0);
+    EXPECT_EQ(Get(data, "part").number_value(), static_cast<double>(i + 1));
+    EXPECT_EQ(Get(data, "parts").number_value(), static_cast<double>(parts));
+    EXPECT_EQ(Get(data, "records").list_value().values_size(), 6);
+    for (const auto& e : list.values()) {
+      messages += Get(e.struct_value(), "message").string_value().substr(0, 1);
+    }
+    entries += list.values_size();
+  }
+  // Every entry once, in order; parts are filled (not halved), so there is at most one
+  // more part than 18 entries of ~760 bytes need in bodies of 8 KiB less the envelope.
+  EXPECT_EQ(entries, 18);
+  EXPECT_EQ(messages, "aaabbbcccdddeeefff");
+  EXPECT_LE(parts, 18u * 760 / (8192 - 1024 - 400) + 1);
+  const Struct corr = Get(Parse(result->envelopes.back().body), "data").struct_value();
+  EXPECT_EQ(Get(corr, "count").number_value(), 6);
 }
 
 TEST_F(EnvelopeEncoderTest, EnumsAndTimestampsAreReadable) {
