@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <ctime>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -337,9 +338,11 @@ class Runner {
     Clock::time_point wall;
     MachineCpu machine;
     double collectord_s = 0, shipperd_s = 0;
+    double logger_s = 0;             // the server's logging collector
     std::map<int, double> backends;  // pid -> CPU seconds of the agent's sessions
   };
   std::map<int, double> MonitorBackendCpu();
+  double LoggerCpuSeconds() const;
   CpuCounters ReadCpuCounters(bool with_agent, const Daemon& collector, const Daemon& shipper);
   static void AccountCpu(bool with_agent, const CpuCounters& before, const CpuCounters& after,
                          OverheadResult* out);
@@ -386,8 +389,8 @@ std::string Runner::WriteConfig(const std::string& tag, int interval_s,
     // 1 s snapshots (4 envelopes/s) plus 10k log lines/s need far more than the contract's
     // 100 requests/min; the test listener's limit is disabled to match.
     << "requests_per_minute = 6000\n"
-    << "[buffer]\npath = " << dir_ << "/" << tag << "-buffer\nmax_size_mb = " << o_.buffer_max_mb
-    << "\n"
+    << "[buffer]\npath = " << (o_.buffer_dir.empty() ? dir_ : o_.buffer_dir) << "/" << tag
+    << "-buffer\nmax_size_mb = " << o_.buffer_max_mb << "\n"
     << "[ipc]\nruntime_dir = " << dir_ << "/" << tag << "-run\n"
     << "[agent]\nstate_dir = " << dir_ << "/" << tag << "-state\ncontrol_dir = " << dir_ << "/"
     << tag << "-run\n";
@@ -587,11 +590,40 @@ std::map<int, double> Runner::MonitorBackendCpu() {
   return cpu;
 }
 
+// CPU seconds of the server's logging collector ("postgres: logger", a child of the
+// postmaster): what PostgreSQL itself spends to move its log lines into the files.
+double Runner::LoggerCpuSeconds() const {
+  std::ifstream pid_file(pg_->data_dir() + "/postmaster.pid");
+  long postmaster = 0;
+  if (!(pid_file >> postmaster)) return 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string cmd;
+    std::getline(cmdline, cmd, '\0');
+    if (cmd.rfind("postgres: logger", 0) != 0) continue;
+    std::ifstream stat_file(entry.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string state;
+    long ppid = 0;
+    if (!(fields >> state >> ppid) || ppid != postmaster) continue;
+    auto s = ReadProcSample(static_cast<pid_t>(std::stol(name)));
+    if (s.ok()) return s->cpu_s;
+  }
+  return 0;
+}
+
 Runner::CpuCounters Runner::ReadCpuCounters(bool with_agent, const Daemon& collector,
                                             const Daemon& shipper) {
   CpuCounters c;
   c.wall = Clock::now();
   if (auto m = ReadMachineCpu(); m.ok()) c.machine = *m;
+  c.logger_s = LoggerCpuSeconds();
   if (with_agent) {
     c.collectord_s = collector.CpuSeconds();
     c.shipperd_s = shipper.CpuSeconds();
@@ -607,6 +639,8 @@ void Runner::AccountCpu(bool with_agent, const CpuCounters& before, const CpuCou
   const double total_s = after.machine.total_s - before.machine.total_s;
   if (wall_s <= 0 || total_s <= 0) return;
   (with_agent ? out->cpu.busy_share_with : out->cpu.busy_share_without).push_back(busy_s / total_s);
+  (with_agent ? out->cpu.logger_ms_per_s_with : out->cpu.logger_ms_per_s_without)
+      .push_back(1000 * (after.logger_s - before.logger_s) / wall_s);
   if (!with_agent) return;
   // Only backends seen at both ends count (a reconnect in between would be missed; the
   // agent keeps one session open, so that does not happen in a healthy run).
@@ -1082,6 +1116,8 @@ std::string E2eReport::ToJson() const {
     NumList(j, "agent_share_of_busy", c.agent_share_of_busy_runs);
     NumList(j, "machine_busy_share_without_agent", c.busy_share_without);
     NumList(j, "machine_busy_share_with_agent", c.busy_share_with);
+    NumList(j, "server_logger_ms_per_s_without_agent", c.logger_ms_per_s_without);
+    NumList(j, "server_logger_ms_per_s_with_agent", c.logger_ms_per_s_with);
     j.Key("median_agent_ms_per_s").Num(c.agent_ms_per_s);
     j.Key("median_agent_share_of_busy").Num(c.agent_share_of_busy);
     j.Key("cpu_implied_ratio").Num(c.cpu_implied_ratio);
@@ -1192,7 +1228,14 @@ static std::string CpuAccountingMarkdown(const OverheadCpu& c) {
      << Fmt("%.4f", c.cpu_implied_ratio) << "** (the TPS ratio if TPS followed the CPU left to "
      << "PostgreSQL and pgbench; without the indirect costs the TPS ratio includes). Machine "
      << "busy share: " << Fmt("%.1f", 100 * Median(c.busy_share_without)) << "% without, "
-     << Fmt("%.1f", 100 * Median(c.busy_share_with)) << "% with the agent.\n";
+     << Fmt("%.1f", 100 * Median(c.busy_share_with)) << "% with the agent.";
+  if (Median(c.logger_ms_per_s_without) >= 1) {
+    md << " For scale: PostgreSQL's own logging collector (`postgres: logger`) used "
+       << Fmt("%.1f", Median(c.logger_ms_per_s_without))
+       << " ms of CPU per second in the runs without the agent, just to move the log lines "
+          "into the files.";
+  }
+  md << "\n";
   return md.str();
 }
 

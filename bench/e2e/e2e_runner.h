@@ -66,6 +66,10 @@ struct E2eOptions {
   int drain_every_s = 10;
   int final_wait_s = 90;  // after the load stops: time allowed for the backlog to arrive
   int buffer_max_mb = 1024;
+  // Where the daemons' LMDB buffers go (empty: the run's temp dir, on the same file system
+  // as the PostgreSQL cluster, as on a typical host). A tmpfs here takes the buffer's
+  // fsyncs off the disk, to tell their cost apart.
+  std::string buffer_dir;
   // Keep the temp dir (daemon logs, configs) and print its path instead of removing it.
   bool keep_dir = false;
   // Footprint: seconds at each interval.
@@ -102,6 +106,9 @@ struct OverheadCpu {
   // Busy share of the machine's CPUs (all of them) in the A and in the B runs: near 1 means
   // saturated, so every CPU second the agent takes is taken from PostgreSQL and pgbench.
   std::vector<double> busy_share_without, busy_share_with;
+  // CPU ms per second of the server's logging collector in the A and in the B runs: what
+  // PostgreSQL itself spends moving the log lines into files (a scale for the agent's).
+  std::vector<double> logger_ms_per_s_without, logger_ms_per_s_with;
   double agent_ms_per_s = 0;       // median over the B runs
   double agent_share_of_busy = 0;  // median over the B runs
   // 1 - agent_share_of_busy: the TPS ratio if TPS were proportional to the CPU left to

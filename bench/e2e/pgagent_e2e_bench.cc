@@ -4,7 +4,9 @@
 //                     [--rotations N] [--pg-restarts N] [--lines-per-s N] [--footprint-s N]
 //                     [--log-min-ms 0,250] [--interval-s 1] [--seed N] [--drain-s N]
 //                     [--nice N (default 10, as the systemd units; 0: not niced)]
-//                     [--policy other|batch|idle (scheduling policy; default other)] [--keep]
+//                     [--policy other|batch|idle (scheduling policy; default other)]
+//                     [--buffer-dir DIR (the daemons' LMDB buffers; default: the temp dir)]
+//                     [--keep]
 // Writes DIR/report.md and DIR/report.json (default build/e2e-report next to the binary's
 // build tree). Exit code: 0 when the soak lost nothing and no daemon exited by itself
 // (and, for --full, no RssAnon growth trend), 1 otherwise, 2 for a bad flag or an
@@ -98,6 +100,8 @@ int main(int argc, char** argv) {
       o.overhead_interval_s = IntFlag(a, next());
     } else if (a == "--nice") {
       o.agent_nice = IntFlag(a, next());
+    } else if (a == "--buffer-dir") {
+      o.buffer_dir = next();
     } else if (a == "--policy") {
       o.agent_policy = next();
       if (o.agent_policy != "other" && o.agent_policy != "batch" && o.agent_policy != "idle") {

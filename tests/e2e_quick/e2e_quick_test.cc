@@ -66,6 +66,10 @@ TEST_F(E2eQuickTest, OverheadRunsCompleteWithAndWithoutTheAgentAndDataArrives) {
       EXPECT_GT(o.cpu.shipperd_ms_per_s[i], 0);
       EXPECT_GT(o.cpu.backend_ms_per_s[i], 0);
     }
+    ASSERT_EQ(o.cpu.logger_ms_per_s_without.size(), o.tps_without.size());
+    if (o.log_min_duration_ms == 0) {  // every statement logged: the logger was found and busy
+      for (double ms : o.cpu.logger_ms_per_s_without) EXPECT_GT(ms, 0);
+    }
     EXPECT_GT(o.cpu.agent_share_of_busy, 0);
     EXPECT_LT(o.cpu.agent_share_of_busy, 1);
     EXPECT_DOUBLE_EQ(o.cpu.cpu_implied_ratio, 1 - o.cpu.agent_share_of_busy);
