@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <libpq-fe.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -333,19 +334,23 @@ class Runner {
   void Footprint(int interval_s, FootprintResult* out);
 
  private:
+  struct ServerCpu {
+    double total_s = 0, logger_s = 0;
+  };
   // CPU counters read at the start and at the end of one overhead run.
   struct CpuCounters {
     Clock::time_point wall;
     MachineCpu machine;
     double collectord_s = 0, shipperd_s = 0;
-    double logger_s = 0;             // the server's logging collector
+    ServerCpu server;
+    double children_s = 0;           // reaped children of this process: pgbench (and a few psql)
     std::map<int, double> backends;  // pid -> CPU seconds of the agent's sessions
   };
   std::map<int, double> MonitorBackendCpu();
-  double LoggerCpuSeconds() const;
+  ServerCpu ReadServerCpu() const;
   CpuCounters ReadCpuCounters(bool with_agent, const Daemon& collector, const Daemon& shipper);
-  static void AccountCpu(bool with_agent, const CpuCounters& before, const CpuCounters& after,
-                         OverheadResult* out);
+  static void AccountCpu(bool with_agent, double tps, const CpuCounters& before,
+                         const CpuCounters& after, OverheadResult* out);
   void Say(const std::string& s) const {
     if (o_.progress) o_.progress(s);
   }
@@ -549,7 +554,7 @@ void Runner::Overhead(OverheadResult* out) {
       const CpuCounters after = ReadCpuCounters(with_agent, collector, shipper);
       sampling = false;
       sampler.join();
-      AccountCpu(with_agent, before, after, out);
+      AccountCpu(with_agent, tps.ok() ? *tps : 0, before, after, out);
       if (with_agent) {
         collector.Stop(15s);
         shipper.Stop(15s);
@@ -590,32 +595,42 @@ std::map<int, double> Runner::MonitorBackendCpu() {
   return cpu;
 }
 
-// CPU seconds of the server's logging collector ("postgres: logger", a child of the
-// postmaster): what PostgreSQL itself spends to move its log lines into the files.
-double Runner::LoggerCpuSeconds() const {
+// CPU seconds of the whole server (the postmaster, its children and its exited children)
+// and of its logging
+// collector ("postgres: logger"): what PostgreSQL itself spends, the latter only to move
+// its log lines into the files.
+Runner::ServerCpu Runner::ReadServerCpu() const {
+  ServerCpu cpu;
   std::ifstream pid_file(pg_->data_dir() + "/postmaster.pid");
   long postmaster = 0;
-  if (!(pid_file >> postmaster)) return 0;
+  if (!(pid_file >> postmaster)) return cpu;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream cmdline(entry.path() / "cmdline");
-    std::string cmd;
-    std::getline(cmdline, cmd, '\0');
-    if (cmd.rfind("postgres: logger", 0) != 0) continue;
     std::ifstream stat_file(entry.path() / "stat");
     std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
     const size_t close = stat.rfind(')');
     if (close == std::string::npos) continue;
+    // state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+    // cutime cstime. Read here, not by ReadProcSample: a backend that has exited but is not
+    // yet waited for (a zombie, just after pgbench ends) still counts with its final times.
     std::istringstream fields(stat.substr(close + 2));
-    std::string state;
-    long ppid = 0;
-    if (!(fields >> state >> ppid) || ppid != postmaster) continue;
-    auto s = ReadProcSample(static_cast<pid_t>(std::stol(name)));
-    if (s.ok()) return s->cpu_s;
+    std::vector<std::string> f;
+    for (std::string x; f.size() < 15 && fields >> x;) f.push_back(x);
+    const long pid = std::stol(name);
+    if (f.size() < 15 || (std::stol(f[1]) != postmaster && pid != postmaster)) continue;
+    const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+    const double own_s = (std::stod(f[11]) + std::stod(f[12])) / ticks;
+    cpu.total_s += own_s;
+    // Backends already waited for count through the postmaster's children times.
+    if (pid == postmaster) cpu.total_s += (std::stod(f[13]) + std::stod(f[14])) / ticks;
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string cmd;
+    std::getline(cmdline, cmd, '\0');
+    if (cmd.rfind("postgres: logger", 0) == 0) cpu.logger_s = own_s;
   }
-  return 0;
+  return cpu;
 }
 
 Runner::CpuCounters Runner::ReadCpuCounters(bool with_agent, const Daemon& collector,
@@ -623,7 +638,12 @@ Runner::CpuCounters Runner::ReadCpuCounters(bool with_agent, const Daemon& colle
   CpuCounters c;
   c.wall = Clock::now();
   if (auto m = ReadMachineCpu(); m.ok()) c.machine = *m;
-  c.logger_s = LoggerCpuSeconds();
+  c.server = ReadServerCpu();
+  rusage children{};
+  if (getrusage(RUSAGE_CHILDREN, &children) == 0) {
+    c.children_s = static_cast<double>(children.ru_utime.tv_sec + children.ru_stime.tv_sec) +
+                   static_cast<double>(children.ru_utime.tv_usec + children.ru_stime.tv_usec) / 1e6;
+  }
   if (with_agent) {
     c.collectord_s = collector.CpuSeconds();
     c.shipperd_s = shipper.CpuSeconds();
@@ -632,16 +652,15 @@ Runner::CpuCounters Runner::ReadCpuCounters(bool with_agent, const Daemon& colle
   return c;
 }
 
-void Runner::AccountCpu(bool with_agent, const CpuCounters& before, const CpuCounters& after,
-                        OverheadResult* out) {
+void Runner::AccountCpu(bool with_agent, double tps, const CpuCounters& before,
+                        const CpuCounters& after, OverheadResult* out) {
   const double wall_s = std::chrono::duration<double>(after.wall - before.wall).count();
   const double busy_s = after.machine.busy_s - before.machine.busy_s;
   const double total_s = after.machine.total_s - before.machine.total_s;
   if (wall_s <= 0 || total_s <= 0) return;
   (with_agent ? out->cpu.busy_share_with : out->cpu.busy_share_without).push_back(busy_s / total_s);
   (with_agent ? out->cpu.logger_ms_per_s_with : out->cpu.logger_ms_per_s_without)
-      .push_back(1000 * (after.logger_s - before.logger_s) / wall_s);
-  if (!with_agent) return;
+      .push_back(1000 * (after.server.logger_s - before.server.logger_s) / wall_s);
   // Only backends seen at both ends count (a reconnect in between would be missed; the
   // agent keeps one session open, so that does not happen in a healthy run).
   double backend_s = 0;
@@ -650,6 +669,17 @@ void Runner::AccountCpu(bool with_agent, const CpuCounters& before, const CpuCou
     if (it != before.backends.end()) backend_s += cpu_s - it->second;
   }
   OverheadCpu& c = out->cpu;
+  // CPU per pgbench transaction of the server (less the agent's own sessions) and of
+  // pgbench: what the same work cost with and without the agent beside it.
+  const double transactions = tps * wall_s;
+  if (transactions > 0) {
+    const double server_s = after.server.total_s - before.server.total_s - backend_s;
+    (with_agent ? c.server_ms_per_txn_with : c.server_ms_per_txn_without)
+        .push_back(1000 * server_s / transactions);
+    (with_agent ? c.pgbench_ms_per_txn_with : c.pgbench_ms_per_txn_without)
+        .push_back(1000 * (after.children_s - before.children_s) / transactions);
+  }
+  if (!with_agent) return;
   c.collectord_ms_per_s.push_back(1000 * (after.collectord_s - before.collectord_s) / wall_s);
   c.shipperd_ms_per_s.push_back(1000 * (after.shipperd_s - before.shipperd_s) / wall_s);
   c.backend_ms_per_s.push_back(1000 * backend_s / wall_s);
@@ -1118,6 +1148,10 @@ std::string E2eReport::ToJson() const {
     NumList(j, "machine_busy_share_with_agent", c.busy_share_with);
     NumList(j, "server_logger_ms_per_s_without_agent", c.logger_ms_per_s_without);
     NumList(j, "server_logger_ms_per_s_with_agent", c.logger_ms_per_s_with);
+    NumList(j, "server_ms_per_transaction_without_agent", c.server_ms_per_txn_without);
+    NumList(j, "server_ms_per_transaction_with_agent", c.server_ms_per_txn_with);
+    NumList(j, "pgbench_ms_per_transaction_without_agent", c.pgbench_ms_per_txn_without);
+    NumList(j, "pgbench_ms_per_transaction_with_agent", c.pgbench_ms_per_txn_with);
     j.Key("median_agent_ms_per_s").Num(c.agent_ms_per_s);
     j.Key("median_agent_share_of_busy").Num(c.agent_share_of_busy);
     j.Key("cpu_implied_ratio").Num(c.cpu_implied_ratio);
@@ -1234,6 +1268,16 @@ static std::string CpuAccountingMarkdown(const OverheadCpu& c) {
        << Fmt("%.1f", Median(c.logger_ms_per_s_without))
        << " ms of CPU per second in the runs without the agent, just to move the log lines "
           "into the files.";
+  }
+  if (!c.server_ms_per_txn_without.empty() && !c.server_ms_per_txn_with.empty()) {
+    md << " CPU per transaction, without / with the agent: PostgreSQL "
+       << Fmt("%.4f", Median(c.server_ms_per_txn_without)) << " / "
+       << Fmt("%.4f", Median(c.server_ms_per_txn_with)) << " ms (its sessions excluded), pgbench "
+       << Fmt("%.4f", Median(c.pgbench_ms_per_txn_without)) << " / "
+       << Fmt("%.4f", Median(c.pgbench_ms_per_txn_with))
+       << " ms (the same work costing more beside the agent, beyond the scatter between runs, is "
+          "the "
+          "indirect cost that the CPU-implied ratio leaves out).";
   }
   md << "\n";
   return md.str();

@@ -109,6 +109,12 @@ struct OverheadCpu {
   // CPU ms per second of the server's logging collector in the A and in the B runs: what
   // PostgreSQL itself spends moving the log lines into files (a scale for the agent's).
   std::vector<double> logger_ms_per_s_without, logger_ms_per_s_with;
+  // CPU ms per pgbench transaction, per A and per B run: of the server (the postmaster and
+  // its children, less the agent's own sessions) and of pgbench. The same work costing more
+  // with the agent beside it is the indirect cost (caches, preemption) that the CPU-implied
+  // ratio leaves out and the TPS ratio includes.
+  std::vector<double> server_ms_per_txn_without, server_ms_per_txn_with;
+  std::vector<double> pgbench_ms_per_txn_without, pgbench_ms_per_txn_with;
   double agent_ms_per_s = 0;       // median over the B runs
   double agent_share_of_busy = 0;  // median over the B runs
   // 1 - agent_share_of_busy: the TPS ratio if TPS were proportional to the CPU left to

@@ -41,14 +41,17 @@ Result<ProcSample> ReadProcSample(pid_t pid, const std::string& proc_root) {
   }
   std::istringstream fields(stat.substr(close + 2));
   std::string field;
-  double utime = -1, stime = -1;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {  // field 3 is the state
+  double utime = -1, stime = -1, cutime = 0, cstime = 0;
+  for (int i = 3; i <= 17 && fields >> field; ++i) {  // field 3 is the state
     if (i == 14) utime = std::stod(field);
     if (i == 15) stime = std::stod(field);
+    if (i == 16) cutime = std::stod(field);
+    if (i == 17) cstime = std::stod(field);
   }
   if (utime < 0 || stime < 0) return InvalidArgumentError("cannot parse " + base + "/stat");
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   s.cpu_s = (utime + stime) / ticks;
+  s.reaped_children_cpu_s = (cutime + cstime) / ticks;
   return s;
 }
 

@@ -15,10 +15,11 @@
 namespace pgagent::e2e {
 
 struct ProcSample {
-  double t_s = 0;          // seconds since the series' origin (set by the caller)
-  double rss_kb = 0;       // VmRSS
-  double rss_anon_kb = 0;  // RssAnon (heap; excludes mapped files such as the LMDB map)
-  double cpu_s = 0;        // utime + stime, seconds
+  double t_s = 0;                    // seconds since the series' origin (set by the caller)
+  double rss_kb = 0;                 // VmRSS
+  double rss_anon_kb = 0;            // RssAnon (heap; excludes mapped files such as the LMDB map)
+  double cpu_s = 0;                  // utime + stime, seconds
+  double reaped_children_cpu_s = 0;  // cutime + cstime: children that exited and were waited for
 };
 
 // Reads one sample of `pid` from `proc_root` (normally "/proc"); t_s is left 0.

@@ -4,6 +4,7 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -106,6 +107,31 @@ TEST(ProcSamplerTest, ReadsThisProcessAndFailsForAMissingOne) {
   EXPECT_GT(self->rss_kb, 0);
   EXPECT_GT(self->rss_anon_kb, 0);
   EXPECT_EQ(ReadProcSample(getpid(), "/nonexistent-proc").status().code(), StatusCode::kNotFound);
+}
+
+TEST(ProcSamplerTest, ReadsOwnAndReapedChildrenCpuPastACommandNameWithSpaces) {
+  char dir[] = "/tmp/pgagent-procpid-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string pid_dir = std::string(dir) + "/42";
+  ASSERT_EQ(mkdir(pid_dir.c_str(), 0700), 0);
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  {
+    std::ofstream status(pid_dir + "/status");
+    status << "Name:\tpostgres\nVmRSS:\t    2048 kB\nRssAnon:\t    1024 kB\n";
+    // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+    // utime stime cutime cstime ...
+    std::ofstream stat(pid_dir + "/stat");
+    stat << "42 (postgres: logger (x)) S 1 42 42 0 -1 4194560 10 20 0 0 300 100 5000 700 20 0\n";
+  }
+  auto s = ReadProcSample(42, dir);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_DOUBLE_EQ(s->cpu_s, 400 / tick);
+  EXPECT_DOUBLE_EQ(s->reaped_children_cpu_s, 5700 / tick);
+  EXPECT_DOUBLE_EQ(s->rss_kb, 2048);
+  unlink((pid_dir + "/stat").c_str());
+  unlink((pid_dir + "/status").c_str());
+  rmdir(pid_dir.c_str());
+  rmdir(dir);
 }
 
 TEST(ProcSamplerTest, MachineCpuSplitsBusyFromIdleTicks) {

@@ -70,6 +70,10 @@ TEST_F(E2eQuickTest, OverheadRunsCompleteWithAndWithoutTheAgentAndDataArrives) {
     if (o.log_min_duration_ms == 0) {  // every statement logged: the logger was found and busy
       for (double ms : o.cpu.logger_ms_per_s_without) EXPECT_GT(ms, 0);
     }
+    ASSERT_EQ(o.cpu.server_ms_per_txn_without.size(), o.tps_without.size());
+    ASSERT_EQ(o.cpu.pgbench_ms_per_txn_with.size(), o.tps_with.size());
+    for (double ms : o.cpu.server_ms_per_txn_without) EXPECT_GT(ms, 0);
+    for (double ms : o.cpu.pgbench_ms_per_txn_with) EXPECT_GT(ms, 0);
     EXPECT_GT(o.cpu.agent_share_of_busy, 0);
     EXPECT_LT(o.cpu.agent_share_of_busy, 1);
     EXPECT_DOUBLE_EQ(o.cpu.cpu_implied_ratio, 1 - o.cpu.agent_share_of_busy);
