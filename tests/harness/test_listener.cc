@@ -131,6 +131,10 @@ Result<std::unique_ptr<TestListener>> TestListener::Start(const TestListenerOpti
                                    dir + "/ready.json",
                                    "--exit-on-stdin-eof"};
   if (options.plain_http) args.push_back("--plain-http");
+  if (options.max_stored_bytes > 0) {
+    args.push_back("--max-stored-bytes");
+    args.push_back(std::to_string(options.max_stored_bytes));
+  }
   if (options.verbose) args.push_back("--verbose");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

@@ -34,6 +34,11 @@ struct TestListenerOptions {
   int port = 0;
   // Length of the fixed rate-limit window (the contract's is 60 s).
   double rate_window_seconds = 60;
+  // Backpressure: while the stored rows' bodies add up to this many bytes, ingest answers
+  // 503 + Retry-After: 1 until ClearStored() (0: no bound). Long runs set it so that the
+  // listener's memory stays bounded when the agent drains a backlog faster than the test
+  // fetches the rows.
+  int64_t max_stored_bytes = 0;
   // Log every request to the listener's log file (dir/listener.log).
   bool verbose = false;
 };

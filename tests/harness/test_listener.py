@@ -17,6 +17,9 @@ Implements the listener contract of issue 2 on 127.0.0.1:
        source in {pg_stat_activity, pg_stat_statements, pg_log, system_metrics},
        data (object), correlation_id (optional; when present a string, never null)
        -> else 400. Other top-level keys are silently dropped.
+    5b. with --max-stored-bytes N: while the stored bodies add up to N bytes or more, 503 +
+       Retry-After: 1 (backpressure, as a busy listener answers) until the harness fetches and
+       clears them; bounds this process's memory under a fast backlog drain
     6. stored with the project DERIVED FROM THE API KEY -> 200
        {"success":true,"row_id":N,"source":"..."}
   GET /health -> 200 "OK";  GET /ready -> 200 {"status":"ready"} or 503 when made not ready.
@@ -104,8 +107,12 @@ def make_certificates(directory):
 class State:
     """Everything the handlers share; one lock guards it all."""
 
-    def __init__(self, keys, limit, window):
+    def __init__(self, keys, limit, window, max_stored_bytes=0):
         self.lock = threading.Lock()
+        # Backpressure: while the stored bodies add up to this many bytes (0: no bound),
+        # ingest answers 503 + Retry-After: 1 until the rows are fetched and cleared.
+        self.max_stored_bytes = max_stored_bytes
+        self.stored_bytes = 0
         self.keys = dict(keys)
         self.initial_keys = dict(keys)
         self.limit = limit
@@ -121,7 +128,7 @@ class State:
 
     def reset_stats(self):
         self.stats = {"requests": 0, "status": {}, "reset": 0, "hang": 0, "delayed": 0,
-                      "tls_errors": 0, "connections": 0, "probes": 0}
+                      "tls_errors": 0, "connections": 0, "probes": 0, "full": 0}
 
     def count(self, key, by=1):
         with self.lock:
@@ -158,8 +165,13 @@ class State:
                 return None
             return max(1, int(math.ceil(entry[0] + self.window - now)))
 
-    def store(self, project, body):
+    def full(self):
         with self.lock:
+            return 0 < self.max_stored_bytes <= self.stored_bytes
+
+    def store(self, project, body, size):
+        with self.lock:
+            self.stored_bytes += size
             row_id = self.next_row_id
             self.next_row_id += 1
             self.rows.append({
@@ -331,6 +343,10 @@ class Handler(BaseHTTPRequestHandler):
         media_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if media_type != "application/json":
             return 400, {"success": False, "error": "Content-Type must be application/json"}, []
+        if state.full():
+            state.count("full")
+            return 503, {"success": False, "error": "busy: stored rows not fetched yet"}, [
+                ("Retry-After", "1")]
         try:
             body = json.loads(raw.decode("utf-8"), parse_constant=reject_constant)
         except (UnicodeDecodeError, ValueError, RecursionError):
@@ -338,7 +354,7 @@ class Handler(BaseHTTPRequestHandler):
         error = validate(body)
         if error is not None:
             return 400, {"success": False, "error": "validation failed: " + error}, []
-        row_id = state.store(project, body)
+        row_id = state.store(project, body, len(raw))
         return 200, {"success": True, "row_id": row_id, "source": body["source"]}, []
 
 
@@ -455,8 +471,10 @@ class ControlHandler(BaseHTTPRequestHandler):
                 state.keys[key] = project
             elif path == "/control/clear-stored":
                 state.rows.clear()
+                state.stored_bytes = 0
             elif path == "/control/reset":
                 state.rows.clear()
+                state.stored_bytes = 0
                 state.failures.clear()
                 state.release.set()
                 state.windows.clear()
@@ -496,6 +514,8 @@ def main():
     parser.add_argument("--rate-limit", type=int, default=100, help="per window; 0: off")
     parser.add_argument("--window-seconds", type=float, default=60.0)
     parser.add_argument("--plain-http", action="store_true")
+    parser.add_argument("--max-stored-bytes", type=int, default=0,
+                        help="503 + Retry-After: 1 while stored bodies exceed this; 0: no bound")
     parser.add_argument("--ready-file")
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
     parser.add_argument("--verbose", action="store_true")
@@ -507,7 +527,8 @@ def main():
         ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ssl_context.load_cert_chain(os.path.join(args.dir, "server.pem"),
                                     os.path.join(args.dir, "server.key"))
-    state = State({args.api_key: args.project}, args.rate_limit, args.window_seconds)
+    state = State({args.api_key: args.project}, args.rate_limit, args.window_seconds,
+                  args.max_stored_bytes)
     ingest = IngestServer(("127.0.0.1", args.port), state, ssl_context, args.verbose)
     control = ControlServer(("127.0.0.1", args.control_port), state, args.verbose)
     for server in (ingest, control):

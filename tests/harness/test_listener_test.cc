@@ -408,6 +408,29 @@ TEST(TestListenerLifecycleTest, PlainHttpListenerWorksAndStopsOnDestruction) {
   curl_easy_cleanup(curl);
 }
 
+TEST(TestListenerLifecycleTest, AFullStoreAnswers503UntilTheRowsAreCleared) {
+  TestListenerOptions options;
+  options.plain_http = true;
+  options.max_stored_bytes = 1;  // full after the first stored row
+  auto started = TestListener::Start(options);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  std::unique_ptr<TestListener> listener = std::move(started).value();
+  CURL* curl = curl_easy_init();
+  Request req;
+  req.url = listener->ingest_url();
+  req.body = Envelope("pg_log");
+  req.headers = {"Authorization: Bearer test-api-key", "Content-Type: application/json"};
+  EXPECT_EQ(Perform(curl, req).status, 200);
+  Response full = Perform(curl, req);
+  EXPECT_EQ(full.status, 503);
+  EXPECT_EQ(full.headers["retry-after"], "1");
+  EXPECT_EQ(listener->StoredCount().value_or(-1), 1);  // the refused body was not stored
+  ASSERT_TRUE(listener->ClearStored().ok());
+  EXPECT_EQ(Perform(curl, req).status, 200);
+  EXPECT_EQ(listener->CountWithStatus(503).value_or(-1), 1);
+  curl_easy_cleanup(curl);
+}
+
 TEST(TestListenerLifecycleTest, ListenerExitsWhenTheTestProcessDies) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
