@@ -111,9 +111,10 @@ void BM_DrainBacklogToTestListener(benchmark::State& state) {
     o.url = g_listener->ingest_url();
     o.api_key = g_listener->options().api_key;
     o.project_id = g_listener->options().project;
-    o.requests_per_minute = 1000000;
+    o.budget.per_minute = 1000000;
     o.live_first = live_first;
-    Dispatcher dispatcher(o, **buffer, transport, SystemClock::Instance(), [] { return 0.5; });
+    Dispatcher dispatcher(o, **buffer, nullptr, transport, SystemClock::Instance(),
+                          [] { return 0.5; });
 
     const auto start = std::chrono::steady_clock::now();
     bool drained = false;

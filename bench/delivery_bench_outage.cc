@@ -77,9 +77,9 @@ OutageResult SimulateOutage(bool live_first, int requests_per_minute, int outage
   DispatcherOptions o;
   o.url = "https://127.0.0.1:1/ingest/postgres";
   o.api_key = "bench-key";
-  o.requests_per_minute = requests_per_minute;
+  o.budget.per_minute = requests_per_minute;
   o.live_first = live_first;
-  Dispatcher dispatcher(o, buffer, transport, clock, [] { return 0.5; });
+  Dispatcher dispatcher(o, buffer, nullptr, transport, clock, [] { return 0.5; });
 
   std::map<uint64_t, std::chrono::steady_clock::time_point> live_snapshots;  // seq -> stored
   std::vector<double> latencies_s;

@@ -185,13 +185,23 @@ const KeySpec kKeys[] = {
      .description = "consecutive transient failures that open the circuit breaker", .min_int = 1,
      .max_int = 10000},
     {PGAGENT_KEY(listener, breaker_cooldown_s),
-     .description = "first cooldown of an open breaker (doubles each time)", .min_int = 1,
+     .description = "first cooldown of an open breaker (doubles each time up to the maximum)",
+     .min_int = 1,
      .max_int = kDayS},
     {PGAGENT_KEY(listener, breaker_max_cooldown_s),
      .description = "upper bound of the breaker cooldown", .min_int = 1, .max_int = kDayS},
-    {PGAGENT_KEY(listener, correlation_envelope_budget),
-     .description = "extra envelopes per record for correlation ids (the rest stay nested)",
-     .min_int = 0, .max_int = 10000},
+    {PGAGENT_KEY(listener, correlation_share),
+     .description = "share of requests_per_minute kept for correlation rows (one linked PHP "
+                    "request each); what it leaves unused goes to the others",
+     .min_double = 0, .max_double = 1},
+    {PGAGENT_KEY(listener, live_share),
+     .description = "share of requests_per_minute kept for live aggregates; the backlog gets "
+                    "the rest",
+     .min_double = 0, .max_double = 1},
+    {PGAGENT_KEY(listener, aggregate_interval_s),
+     .description = "live snapshots of one source are collected this long and sent as one "
+                    "request",
+     .min_int = 1, .max_int = 3600},
     // [buffer]
     {PGAGENT_KEY(buffer, path), .description = "LMDB buffer directory",
      .legacy_env = "BITVILLE_PG_BUFFER_PATH", .check = StringCheck::kAbsolutePath,

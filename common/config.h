@@ -120,9 +120,12 @@ struct ListenerConfig {
   int64_t max_envelope_bytes = 1 << 20;
   bool live_first = true;
   int64_t breaker_failure_threshold = 5;
-  int64_t breaker_cooldown_s = 30;
-  int64_t breaker_max_cooldown_s = 300;
-  int64_t correlation_envelope_budget = 20;  // per record
+  int64_t breaker_cooldown_s = 5;
+  int64_t breaker_max_cooldown_s = 30;
+  // Shares of requests_per_minute (delivery/request_budget.h); backlog gets the rest.
+  double correlation_share = 0.5;
+  double live_share = 0.25;
+  int64_t aggregate_interval_s = 15;
   bool operator==(const ListenerConfig&) const = default;
 };
 

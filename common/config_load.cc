@@ -225,6 +225,7 @@ class Loader {
   Status CheckStrings();
   Status CheckString(const KeySpec& spec, const std::string& value);
   Status CheckListener();
+  Status CheckBudgetFits();
   Status CheckUrl(const KeySpec& spec, const std::string& url);
   Status CheckCrossKeys();
   Status RequireNotGreater(const KeySpec& a, int64_t va, const KeySpec& b, int64_t vb,
@@ -606,6 +607,31 @@ Status Loader::CheckListener() {
         OriginOf(Spec("listener", "requests_per_minute")).where +
         ": [listener] requests_per_minute: " + std::to_string(l.requests_per_minute) +
         " is above the listener's limit of 100 per minute; expect 429 responses");
+  }
+  return CheckBudgetFits();
+}
+
+// The live aggregates of the four listener sources need 4 x 60 / aggregate_interval_s
+// requests per minute; they may use their share and borrow the backlog's.
+Status Loader::CheckBudgetFits() {
+  const ListenerConfig& l = config_.listener;
+  if (l.correlation_share + l.live_share > 1.0 + 1e-9) {
+    return Invalid(Spec("listener", "live_share"),
+                   "correlation_share + live_share must not exceed 1 (the backlog gets the "
+                   "rest)");
+  }
+  const double live_needed = 4.0 * 60.0 / static_cast<double>(l.aggregate_interval_s);
+  const double live_room =
+      static_cast<double>(l.requests_per_minute) * (1.0 - l.correlation_share);
+  if (live_needed > live_room) {
+    char text[320];
+    std::snprintf(text, sizeof(text),
+                  ": [listener] aggregate_interval_s = %lld needs %.0f requests per minute for "
+                  "live data, but requests_per_minute = %lld with correlation_share = %.2f "
+                  "leaves %.0f: live data will lag; raise aggregate_interval_s",
+                  static_cast<long long>(l.aggregate_interval_s), live_needed,
+                  static_cast<long long>(l.requests_per_minute), l.correlation_share, live_room);
+    warnings_.push_back(OriginOf(Spec("listener", "aggregate_interval_s")).where + text);
   }
   return Status::Ok();
 }

@@ -14,8 +14,10 @@
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "shipperd/buffer/lmdb_buffer.h"
+#include "shipperd/buffer/lmdb_correlation_store.h"
 #include "shipperd/control/shipper_control.h"
 #include "shipperd/delivery/curl_transport.h"
+#include "shipperd/delivery/file_request_log.h"
 #include "shipperd/shipper_daemon.h"
 
 namespace pgagent {
@@ -51,6 +53,17 @@ int Run(const CommandLineOptions& options) {
     log::Error("buffer.open_failed", {{"path", config.buffer.path}, {"error", buffer.status().ToString()}});
     return kExitUnavailable;
   }
+  // Correlation rows wait in an LMDB environment of their own next to the records.
+  LmdbCorrelationStoreOptions cso;
+  cso.path = config.buffer.path + "/correlations";
+  auto correlations = LmdbCorrelationStore::Open(cso);
+  if (!correlations.ok()) {
+    log::Error("buffer.open_failed",
+               {{"path", cso.path}, {"error", correlations.status().ToString()}});
+    return kExitUnavailable;
+  }
+  // The request budget's send times, so that a restart cannot double the request rate.
+  FileRequestLog request_log(config.buffer.path + "/request_log");
   std::atomic<bool> abort_requests{false};
   CurlTransportOptions to;
   to.ca_file = config.listener.ca_file;
@@ -68,7 +81,8 @@ int Run(const CommandLineOptions& options) {
     return kExitUnavailable;
   }
   LmdbBuffer* lmdb = buffer->get();
-  ShipperDaemon daemon(config, *lmdb, **transport, SystemClock::Instance(), [lmdb] {
+  ShipperDaemon daemon(config, *lmdb, correlations->get(), &request_log, **transport,
+                       SystemClock::Instance(), [lmdb] {
     auto cleared = lmdb->ClearStaleReaders();
     if (cleared.ok() && *cleared > 0) log::Info("buffer.stale_readers_cleared", {{"count", *cleared}});
   });

@@ -1,5 +1,8 @@
 #include "shipperd/shipper_daemon.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include <random>
 
 #include "common/daemon.h"
@@ -18,6 +21,11 @@ int64_t MonoMs(const Clock& clock) {
       .count();
 }
 
+// At most one health record a minute (interval_s when that is longer).
+std::chrono::seconds HealthInterval(const Config& config) {
+  return std::max(std::chrono::seconds(60), std::chrono::seconds(config.collection.interval_s));
+}
+
 double Random01() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
@@ -30,8 +38,10 @@ DispatcherOptions ShipperDaemon::DispatcherOptionsFrom(const Config& config) {
   o.url = config.listener.url;
   o.api_key = config.listener.api_key;
   o.project_id = config.listener.project_id;
-  o.requests_per_minute = static_cast<int>(config.listener.requests_per_minute);
-  o.correlation_budget_per_record = static_cast<size_t>(config.listener.correlation_envelope_budget);
+  o.budget.per_minute = static_cast<int>(config.listener.requests_per_minute);
+  o.budget.correlation_share = config.listener.correlation_share;
+  o.budget.live_share = config.listener.live_share;
+  o.aggregate_interval = std::chrono::seconds(config.listener.aggregate_interval_s);
   o.max_envelope_bytes = static_cast<size_t>(config.listener.max_envelope_bytes);
   o.live_first = config.listener.live_first;
   o.breaker.failure_threshold = static_cast<int>(config.listener.breaker_failure_threshold);
@@ -40,14 +50,22 @@ DispatcherOptions ShipperDaemon::DispatcherOptionsFrom(const Config& config) {
   return o;
 }
 
-ShipperDaemon::ShipperDaemon(const Config& config, RecordBuffer& buffer, Transport& transport,
-                             const Clock& clock, std::function<void()> maintenance)
+ShipperDaemon::ShipperDaemon(const Config& config, RecordBuffer& buffer,
+                             CorrelationStore* correlations, RequestLog* request_log,
+                             Transport& transport, const Clock& clock,
+                             std::function<void()> maintenance)
     : config_(config),
       buffer_(buffer),
+      correlations_(correlations),
+      request_log_(request_log),
       transport_(transport),
       clock_(clock),
       maintenance_(std::move(maintenance)),
-      boot_id_(NewUuid()) {}
+      boot_id_(NewUuid()) {
+  if (correlations_ != nullptr) {
+    correlating_ = std::make_unique<CorrelatingBuffer>(buffer_, *correlations_);
+  }
+}
 
 ShipperDaemon::~ShipperDaemon() { Stop(); }
 
@@ -55,11 +73,13 @@ Status ShipperDaemon::Start() {
   IngestOptions io;
   io.runtime_dir = config_.ipc.runtime_dir;
   io.max_message_bytes = config_.ipc.max_message_bytes;
-  PGAGENT_ASSIGN_OR_RETURN(ingest_, IngestServer::Bind(io, buffer_, clock_));
-  dispatcher_ = std::make_unique<Dispatcher>(DispatcherOptionsFrom(config_), buffer_, transport_,
-                                             clock_, &Random01);
+  RecordBuffer& ingest_into = correlating_ ? static_cast<RecordBuffer&>(*correlating_) : buffer_;
+  PGAGENT_ASSIGN_OR_RETURN(ingest_, IngestServer::Bind(io, ingest_into, clock_));
+  dispatcher_ = std::make_unique<Dispatcher>(DispatcherOptionsFrom(config_), buffer_,
+                                             correlations_, transport_, clock_, &Random01,
+                                             request_log_);
   started_ = clock_.Monotonic();
-  next_health_ = started_ + std::chrono::seconds(config_.collection.interval_s);
+  next_health_ = started_ + HealthInterval(config_);
   next_reader_check_ = started_ + 60s;
   ingest_beat_ms_ = MonoMs(clock_);
   delivery_beat_ms_ = MonoMs(clock_);
@@ -147,13 +167,28 @@ pgagent::v1::AgentHealth ShipperDaemon::Health() const {
     auto& c = *h.mutable_counters();
     c["records_delivered"] = d.records_delivered;
     c["requests_ok"] = d.requests_ok;
+    c["requests_correlation"] = d.requests_by_class[0];
+    c["requests_live"] = d.requests_by_class[1];
+    c["requests_backlog"] = d.requests_by_class[2];
     c["auth_failures"] = d.auth_failures;
+    c["config_errors"] = d.config_errors;
     c["split_413"] = d.split_413;
-    c["correlation_envelopes"] = d.correlation_envelopes;
-    c["unlinked_correlation_ids"] = d.unlinked_correlation_ids;
-    c["coalesced_log_records"] = d.coalesced_log_records;
+    c["correlation_rows_sent"] = d.correlation_rows_sent;
+    c["coalesced_records"] = d.coalesced_records;
     c["breaker_opens"] = d.breaker_opens;
     c["live_first_records"] = d.live_first_records;
+    c["retry_after_clamped"] = d.retry_after_clamped;
+    c["effective_requests_per_minute"] = static_cast<uint64_t>(d.effective_limit);
+  }
+  if (correlations_ != nullptr) {
+    if (auto cs = correlations_->Stats(); cs.ok()) {
+      auto& c = *h.mutable_counters();
+      c["correlation_ids_seen"] = cs->seen;
+      c["correlation_ids_linked"] = cs->linked;
+      c["correlation_ids_not_linked"] = cs->evicted;
+      c["correlation_rows_pending"] = cs->pending;
+      c["correlation_follow_ups"] = cs->follow_ups;
+    }
   }
   if (ingest_) {
     const IngestStats i = ingest_->stats();
@@ -202,12 +237,31 @@ void ShipperDaemon::AppendHealthRecord() {
   if (!stored.ok()) log::Warn("shipperd.health_not_buffered", {{"error", stored.status().ToString()}});
 }
 
+pgagent::v1::AgentHealth ShipperDaemon::WithoutVolatileFields(pgagent::v1::AgentHealth h) {
+  h.clear_uptime_s();
+  h.clear_rss_bytes();
+  h.clear_cpu_percent();
+  h.clear_buffer_oldest_age_s();
+  h.clear_buffer_bytes();
+  return h;
+}
+
 void ShipperDaemon::Tick() {
   const auto now = clock_.Monotonic();
   if (now >= next_health_) {
-    AppendHealthRecord();
-    next_health_ = now + std::chrono::seconds(config_.collection.interval_s);
-    wake_.notify_all();
+    next_health_ = now + HealthInterval(config_);
+    std::string fingerprint;
+    {
+      google::protobuf::io::StringOutputStream bytes(&fingerprint);
+      google::protobuf::io::CodedOutputStream coded(&bytes);
+      coded.SetSerializationDeterministic(true);  // maps in a fixed order
+      WithoutVolatileFields(Health()).SerializeToCodedStream(&coded);
+    }
+    if (fingerprint != last_health_) {
+      last_health_ = std::move(fingerprint);
+      AppendHealthRecord();
+      wake_.notify_all();
+    }
   }
   if (now >= next_reader_check_) {
     if (maintenance_) maintenance_();

@@ -1,6 +1,8 @@
-// pgagent-shipperd's running parts: the ingest thread (IPC -> LMDB buffer) and the delivery
-// thread (buffer -> listener), plus the health record it adds to its own buffer every
-// interval. main.cc creates the real buffer and transport and owns the signal loop.
+// pgagent-shipperd's running parts: the ingest thread (IPC -> correlation rows + LMDB buffer)
+// and the delivery thread (buffer -> listener), plus the health record it adds to its own
+// buffer at most once a minute, and only when something in it changed (it travels inside
+// the system_metrics aggregate, so it costs no request of its own). main.cc creates the
+// real buffer, correlation store, request log and transport and owns the signal loop.
 // Thread-safety: Start/Stop/Reconfigure/Tick belong to the main thread; Health() and
 // Healthy() may be called from any thread.
 #pragma once
@@ -17,7 +19,9 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/status.h"
+#include "shipperd/buffer/correlation_store.h"
 #include "shipperd/buffer/record_buffer.h"
+#include "shipperd/delivery/correlating_buffer.h"
 #include "shipperd/delivery/dispatcher.h"
 #include "shipperd/delivery/transport.h"
 #include "shipperd/ingest/ingest_server.h"
@@ -28,8 +32,11 @@ class ShipperDaemon {
  public:
   // `maintenance` runs about once a minute on the main thread (e.g. clearing stale LMDB
   // reader slots). REQUIRES: buffer, transport and clock outlive the daemon.
-  ShipperDaemon(const Config& config, RecordBuffer& buffer, Transport& transport,
-                const Clock& clock, std::function<void()> maintenance = nullptr);
+  // `correlations` and `request_log` may be null (tests): no correlation rows, and a budget
+  // that starts empty. REQUIRES: everything passed in outlives the daemon.
+  ShipperDaemon(const Config& config, RecordBuffer& buffer, CorrelationStore* correlations,
+                RequestLog* request_log, Transport& transport, const Clock& clock,
+                std::function<void()> maintenance = nullptr);
   ~ShipperDaemon();
   ShipperDaemon(const ShipperDaemon&) = delete;
   ShipperDaemon& operator=(const ShipperDaemon&) = delete;
@@ -52,6 +59,9 @@ class ShipperDaemon {
   const std::atomic<bool>& stop_flag() const { return stop_; }
 
   static DispatcherOptions DispatcherOptionsFrom(const Config& config);
+  // The health that is compared to decide whether a new health record is worth sending:
+  // without the figures that change on their own (uptime, RSS, CPU, ages).
+  static pgagent::v1::AgentHealth WithoutVolatileFields(pgagent::v1::AgentHealth health);
 
  private:
   void IngestLoop();
@@ -60,6 +70,10 @@ class ShipperDaemon {
 
   Config config_;
   RecordBuffer& buffer_;
+  CorrelationStore* correlations_;
+  RequestLog* request_log_;
+  // What ingest stores into: buffer_ itself, or buffer_ with correlation rows filed first.
+  std::unique_ptr<CorrelatingBuffer> correlating_;
   Transport& transport_;
   const Clock& clock_;
   std::function<void()> maintenance_;
@@ -76,6 +90,7 @@ class ShipperDaemon {
   uint64_t health_seq_ = 0;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point next_health_;
+  std::string last_health_;  // WithoutVolatileFields() of the last health record, serialized
   std::chrono::steady_clock::time_point next_reader_check_;
   mutable std::mutex config_mu_;
 };

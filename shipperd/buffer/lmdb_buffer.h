@@ -40,6 +40,10 @@
 
 namespace pgagent {
 
+namespace lmdb_internal {
+class LmdbTxn;
+}
+
 struct LmdbBufferOptions {
   std::string path;            // directory; the last component is created when missing
   uint64_t max_size_mb = 100;  // [buffer] max_size_mb; must be >= 1
@@ -110,7 +114,7 @@ class LmdbBuffer final : public RecordBuffer {
   uint64_t map_size() const { return map_size_; }
 
  private:
-  class Txn;
+  using Txn = lmdb_internal::LmdbTxn;
   LmdbBuffer(const LmdbBufferOptions& options, MDB_env* env);
 
   Status OpenDatabases();

@@ -8,7 +8,7 @@
 //  - A record is removed only by Remove() (after delivery), by eviction over the size cap,
 //    by AddDeadLetter(), by Purge(), or when it is found corrupt (skipped and counted).
 //  - Dead letters (envelopes the listener rejected permanently) live in their own capped
-//    store and keep the original Record, so RequeueDeadLetters() can append it again.
+//    store and keep every original Record, so RequeueDeadLetters() can append them again.
 //  - Deduplication: Append() stores each (boot_id, seq) at most once. The high-water mark
 //    per boot id is persisted in the same transaction as the records.
 // Thread-safety: implementations are safe to call from several threads (one writer at a
@@ -60,9 +60,11 @@ struct DeadLetter {
   uint64_t id = 0;                       // assigned by AddDeadLetter(), strictly increasing
   int64_t dead_lettered_at_unix_ms = 0;  // assigned by AddDeadLetter()
   int http_status = 0;
-  std::string envelope_json;   // the request body that was rejected
-  std::string response_body;   // the listener's answer (may be truncated)
-  pgagent::v1::Record record;  // the record the envelope came from
+  std::string envelope_json;  // the (first) request body that was rejected
+  std::string response_body;  // the listener's answer (may be truncated)
+  // EVERY record the rejected request was made from (a coalesced request stands for many);
+  // empty for a correlation row, whose records are in the aggregates.
+  std::vector<pgagent::v1::Record> records;
 };
 
 class RecordBuffer {
@@ -112,9 +114,10 @@ class RecordBuffer {
   // Up to `limit` dead letters, oldest first, with id > after.
   virtual Result<std::vector<DeadLetter>> ListDeadLetters(size_t limit, uint64_t after = 0) = 0;
 
-  // Appends the records of these dead letters at the tail of the queue again (new keys,
-  // bypassing deduplication) and deletes the dead letters, in one transaction. Unknown ids
-  // are ignored; a letter whose record exceeds the cap stays. Returns the number requeued.
+  // Appends ALL the records of these dead letters at the tail of the queue again (new keys,
+  // bypassing deduplication, in their order) and deletes the dead letters, in one
+  // transaction, so each record is restored exactly once. Unknown ids are ignored; a letter
+  // with a record that exceeds the cap stays whole. Returns the number of letters requeued.
   virtual Result<uint64_t> RequeueDeadLetters(const std::vector<uint64_t>& ids) = 0;
 
   // Deletes every dead letter. Returns the number deleted.

@@ -89,10 +89,42 @@ std::string KindName(int kind) {
   }
 }
 
+namespace {
+
+// Dead letters of format 1 held one record; format 2 holds a list: [u32 length][record]...
+constexpr uint8_t kDeadLetterVersion = 2;
+
+Result<std::string> SerializeRecordList(const std::vector<pgagent::v1::Record>& records) {
+  std::string out;
+  for (const pgagent::v1::Record& r : records) {
+    PGAGENT_ASSIGN_OR_RETURN(std::string bytes, Serialize(r));
+    std::string len(4, '\0');
+    PutLe(len, 0, bytes.size(), 4);
+    out += len;
+    out += bytes;
+  }
+  return out;
+}
+
+bool ParseRecordList(std::string_view bytes, std::vector<pgagent::v1::Record>* records) {
+  while (!bytes.empty()) {
+    if (bytes.size() < 4) return false;
+    const uint64_t len = GetLe(bytes, 0, 4);
+    if (bytes.size() - 4 < len) return false;
+    pgagent::v1::Record r;
+    if (!r.ParseFromArray(bytes.data() + 4, static_cast<int>(len))) return false;
+    records->push_back(std::move(r));
+    bytes.remove_prefix(4 + len);
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<std::string> EncodeDeadLetterValue(const DeadLetter& letter) {
-  PGAGENT_ASSIGN_OR_RETURN(std::string record, Serialize(letter.record));
+  PGAGENT_ASSIGN_OR_RETURN(std::string record, SerializeRecordList(letter.records));
   std::string value(kDeadLetterHeaderSize, '\0');
-  value[0] = static_cast<char>(kStoredValueVersion);
+  value[0] = static_cast<char>(kDeadLetterVersion);
   PutLe(value, 4, static_cast<uint32_t>(letter.http_status), 4);
   PutLe(value, 8, static_cast<uint64_t>(letter.dead_lettered_at_unix_ms), 8);
   PutLe(value, 16, letter.envelope_json.size(), 4);
@@ -108,7 +140,9 @@ Result<std::string> EncodeDeadLetterValue(const DeadLetter& letter) {
 }
 
 Result<DeadLetter> DecodeDeadLetterValue(std::string_view value) {
-  if (value.size() < kDeadLetterHeaderSize || value[0] != static_cast<char>(kStoredValueVersion)) {
+  const bool v1 = !value.empty() && value[0] == static_cast<char>(kStoredValueVersion);
+  const bool v2 = !value.empty() && value[0] == static_cast<char>(kDeadLetterVersion);
+  if (value.size() < kDeadLetterHeaderSize || !(v1 || v2)) {
     return DataLossError("dead letter: short or unknown format version");
   }
   const uint64_t envelope_len = GetLe(value, 16, 4);
@@ -128,8 +162,14 @@ Result<DeadLetter> DecodeDeadLetterValue(std::string_view value) {
   letter.envelope_json = std::string(body.substr(0, envelope_len));
   letter.response_body = std::string(body.substr(envelope_len, response_len));
   std::string_view record = body.substr(envelope_len + response_len);
-  if (!letter.record.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
-    return DataLossError("dead letter: unparsable record");
+  if (v1) {
+    pgagent::v1::Record r;
+    if (!r.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
+      return DataLossError("dead letter: unparsable record");
+    }
+    letter.records.push_back(std::move(r));
+  } else if (!ParseRecordList(record, &letter.records)) {
+    return DataLossError("dead letter: unparsable record list");
   }
   return letter;
 }

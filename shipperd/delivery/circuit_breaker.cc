@@ -67,8 +67,11 @@ void CircuitBreaker::Open() {
   probe_in_flight_ = false;
   ++opens_;
   const double factor = 1.0 + options_.jitter * (2.0 * random01_() - 1.0);
-  const auto cooldown = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      next_cooldown_ * std::max(0.0, factor));
+  // Jitter spreads probes but never past the configured maximum.
+  const auto cooldown = std::min(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          next_cooldown_ * std::max(0.0, factor)),
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.max_cooldown));
   open_until_ = clock_.Monotonic() + cooldown;
 }
 

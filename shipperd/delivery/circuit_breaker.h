@@ -4,7 +4,10 @@
 //   closed --N consecutive transient failures--> open --cooldown--> half-open
 //   half-open --probe succeeds--> closed;  half-open --probe fails--> open (cooldown x2)
 // Cooldown starts at `cooldown`, doubles per failed probe up to `max_cooldown`, and is
-// jittered by +-jitter so that many agents do not probe in lockstep. An authentication
+// jittered by +-jitter so that many agents do not probe in lockstep (the jittered cooldown
+// never exceeds max_cooldown). The defaults (5 s doubling to 30 s) probe a listener that is
+// back within seconds of its return, at a cost of at most 2 requests per minute while it
+// is down. An authentication
 // failure (401/403) opens the breaker at once: nothing will succeed until the key is fixed.
 // 429 is backpressure, not failure: it is handled by RequestBudget and never reaches here.
 // Thread-safety: not thread-safe; owned by the Dispatcher's thread.
@@ -21,8 +24,8 @@ namespace pgagent {
 
 struct BreakerOptions {
   int failure_threshold = 5;
-  std::chrono::milliseconds cooldown{30000};
-  std::chrono::milliseconds max_cooldown{300000};
+  std::chrono::milliseconds cooldown{5000};
+  std::chrono::milliseconds max_cooldown{30000};
   // Fraction of the cooldown added or removed at random (0.2 -> +-20%).
   double jitter = 0.2;
 };

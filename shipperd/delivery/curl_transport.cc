@@ -1,5 +1,7 @@
 #include "shipperd/delivery/curl_transport.h"
 
+#include <algorithm>
+
 #include <curl/curl.h>
 
 #include <cctype>
@@ -81,15 +83,22 @@ void GlobalInitOnce() {
 }  // namespace
 
 std::optional<double> ParseRetryAfter(std::string_view value, double now_unix_s) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
   if (value.empty()) return std::nullopt;
-  std::string text(value);
-  char* end = nullptr;
-  const double seconds = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() && *end == '\0') {
-    if (seconds < 0) return std::nullopt;
+  // RFC 9110 10.2.3: delta-seconds = 1*DIGIT. Nothing else is a number here ("1.5", "inf",
+  // "1e20" are not), and a huge count saturates instead of overflowing.
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    constexpr double kSaturated = 1e9;
+    double seconds = 0;
+    for (char c : value) {
+      seconds = seconds * 10 + (c - '0');
+      if (seconds >= kSaturated) return kSaturated;
+    }
     return seconds;
   }
-  const std::time_t when = curl_getdate(text.c_str(), nullptr);
+  const std::string text(value);
+  const std::time_t when = curl_getdate(text.c_str(), nullptr);  // HTTP-date
   if (when < 0) return std::nullopt;
   const double delay = static_cast<double>(when) - now_unix_s;
   return delay < 0 ? 0.0 : delay;

@@ -46,8 +46,9 @@ class CurlTransport final : public Transport {
   void* curl_ = nullptr;  // CURL*
 };
 
-// Parses a Retry-After header value: delay-seconds (fractions accepted) or an HTTP-date
-// relative to now_unix_s. nullopt when unparsable or negative.
+// Parses a Retry-After header value as RFC 9110 defines it: delta-seconds (digits only;
+// saturates at 1e9 instead of overflowing) or an HTTP-date relative to now_unix_s (0 when in
+// the past). nullopt for anything else ("1.5", "inf", "1e20", "-3"); the caller bounds it.
 std::optional<double> ParseRetryAfter(std::string_view value, double now_unix_s);
 
 }  // namespace pgagent

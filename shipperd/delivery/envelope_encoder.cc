@@ -15,10 +15,16 @@ namespace pgagent {
 namespace {
 
 using pgagent::v1::ActivitySnapshot;
+using pgagent::v1::CorrelationRow;
 using pgagent::v1::LogBatch;
 using pgagent::v1::LogEntry;
 using pgagent::v1::Record;
 using pgagent::v1::StatementsSnapshot;
+
+// Room kept in every body for the envelope around `data` and data.agent.
+constexpr size_t kEnvelopeOverhead = 1024;
+// What each record id adds to data.agent.records ("<uuid>:<seq>", quotes, comma).
+constexpr size_t kRecordIdBytes = 64;
 
 // JSON members of a message's object, without the braces.
 std::string Members(const google::protobuf::Message& m) {
@@ -27,9 +33,10 @@ std::string Members(const google::protobuf::Message& m) {
   return json.size() >= 2 ? json.substr(1, json.size() - 2) : std::string();
 }
 
-std::string RecordIdText(const Record& r) {
-  return r.id().boot_id() + ":" + std::to_string(r.id().seq());
+std::string RecordIdText(const pgagent::v1::RecordId& id) {
+  return id.boot_id() + ":" + std::to_string(id.seq());
 }
+std::string RecordIdText(const Record& r) { return RecordIdText(r.id()); }
 
 // Splits rows [begin, end) in halves until each part's members fit in max_bytes (or
 // hold a single row). members(begin, end) builds the members for a range.
@@ -66,39 +73,6 @@ std::string StatementsMembers(const StatementsSnapshot& s, int begin, int end) {
   for (int i = begin; i < end; ++i) *part.add_statements() = s.statements(i);
   part.set_count(static_cast<uint32_t>(end - begin));
   return Members(part);
-}
-
-// Distinct correlation ids in first-appearance order.
-template <typename Rows>
-std::vector<std::string> DistinctIds(const Rows& rows) {
-  std::vector<std::string> ids;
-  std::map<std::string, bool> seen;
-  for (const auto& row : rows) {
-    if (row.has_correlation_id() && !row.correlation_id().empty() &&
-        seen.emplace(row.correlation_id(), true).second) {
-      ids.push_back(row.correlation_id());
-    }
-  }
-  return ids;
-}
-
-std::string ActivityForId(const ActivitySnapshot& a, const std::string& id) {
-  ActivitySnapshot part;
-  for (const auto& s : a.sessions()) {
-    if (s.has_correlation_id() && s.correlation_id() == id) *part.add_sessions() = s;
-  }
-  for (const auto& w : a.lock_waits()) {
-    if ((w.has_blocked_correlation_id() && w.blocked_correlation_id() == id) ||
-        (w.has_blocking_correlation_id() && w.blocking_correlation_id() == id)) {
-      *part.add_lock_waits() = w;
-    }
-  }
-  part.set_count(static_cast<uint32_t>(part.sessions_size()));
-  part.set_with_correlation(part.count());
-  std::string out;
-  AppendListenerJsonFields(part, {"sessions", "count", "with_correlation", "lock_waits"}, false,
-                           &out);
-  return out;
 }
 
 // The log entries of one or more records, each rendered to JSON once. Parts and
@@ -188,29 +162,135 @@ class RenderedLogs {
   uint32_t unparsed_ = 0;
 };
 
-std::string LogsForId(const RenderedLogs& logs, const std::string& id) {
-  std::vector<size_t> rows;
-  double duration_ms = 0;
-  bool has_duration = false;
-  for (size_t i = 0; i < logs.size(); ++i) {
-    const LogEntry& e = logs.entry(i);
-    if (!e.has_correlation_id() || e.correlation_id() != id) continue;
-    rows.push_back(i);
-    if (e.has_duration_ms()) {
-      duration_ms += e.duration_ms();
-      has_duration = true;
+
+// The JSON array of the record ids, or "" for a single record.
+std::string RecordIdsJson(const std::vector<const Record*>& records) {
+  if (records.size() <= 1) return "";
+  std::string out = "[";
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendJsonString(out, RecordIdText(*records[i]));
+  }
+  return out + ']';
+}
+
+// data key of a coalesced snapshot kind.
+const char* DataKeyFor(pgagent::v1::RecordKind kind) {
+  return kind == pgagent::v1::RECORD_KIND_HEALTH ? "agent_health" : "snapshots";
+}
+
+// The snapshot's own members ("" when the record has no payload of a snapshot kind), split
+// into parts by rows when one record alone is larger than max_bytes.
+Result<std::vector<std::string>> SnapshotMembers(const Record& record, size_t max_bytes) {
+  std::vector<std::string> parts;
+  switch (record.payload_case()) {
+    case Record::kActivity: {
+      const ActivitySnapshot& a = record.activity();
+      if (a.sessions_size() == 0) {
+        parts.push_back(Members(a));
+      } else {
+        SplitToFit(
+            0, a.sessions_size(), max_bytes,
+            [&](int b, int e) { return ActivityMembers(a, b, e); }, &parts);
+      }
+      break;
     }
+    case Record::kStatements: {
+      const StatementsSnapshot& s = record.statements();
+      if (s.statements_size() == 0) {
+        parts.push_back(Members(s));
+      } else {
+        SplitToFit(
+            0, s.statements_size(), max_bytes,
+            [&](int b, int e) { return StatementsMembers(s, b, e); }, &parts);
+      }
+      break;
+    }
+    case Record::kSystem:
+      parts.push_back(Members(record.system()));
+      break;
+    case Record::kHealth:
+      parts.push_back(Members(record.health()));
+      break;
+    default:
+      return InvalidArgumentError("record " + RecordIdText(record) + " has no snapshot payload");
   }
-  std::string out = logs.Members(rows, false, 0);
-  if (has_duration) {
-    char buf[64];
-    std::snprintf(buf, sizeof(buf), ",\"duration_ms\":%.3f", duration_ms);
-    out += buf;
+  return parts;
+}
+
+// One snapshot object of a coalesced aggregate, prefixed with what identifies it.
+std::string SnapshotObject(const Record& record, const std::string& members, size_t part,
+                           size_t parts) {
+  std::string out = "{\"collected_at\":";
+  AppendJsonString(out,
+                   FormatRfc3339(record.collected_at().seconds(), record.collected_at().nanos()));
+  out += ",\"record_id\":";
+  AppendJsonString(out, RecordIdText(record));
+  out += record.burst() ? ",\"burst\":true" : ",\"burst\":false";
+  if (parts > 1) out += ",\"part\":" + std::to_string(part) + ",\"parts\":" + std::to_string(parts);
+  if (!members.empty()) out += ',' + members;
+  return out + '}';
+}
+
+struct Piece {
+  const Record* record;
+  const char* key;  // data key it goes under
+  std::string json;
+  size_t part = 1, parts = 1;
+};
+
+// Consecutive runs of pieces whose JSON fits in max_bytes (a piece larger than that alone is
+// a run of its own).
+std::vector<std::vector<const Piece*>> PieceRuns(const std::vector<Piece>& pieces,
+                                                 size_t max_bytes) {
+  std::vector<std::vector<const Piece*>> runs(1);
+  size_t used = 0;
+  for (const Piece& p : pieces) {
+    const size_t add = p.json.size() + 1 + kRecordIdBytes;
+    if (!runs.back().empty() && used + add > max_bytes) {
+      runs.emplace_back();
+      used = 0;
+    }
+    runs.back().push_back(&p);
+    used += add;
   }
+  return runs;
+}
+
+// The data members of one run: each data key's array, then count (and part/parts when one
+// record's parts are spread over several runs).
+std::string RunMembers(const std::vector<const Piece*>& run) {
+  std::map<std::string_view, std::string> arrays;
+  std::vector<std::string_view> order;
+  for (const Piece* p : run) {
+    std::string& array = arrays[p->key];
+    if (array.empty()) order.push_back(p->key);
+    array += array.empty() ? "[" : ",";
+    array += p->json;
+  }
+  std::string out;
+  for (std::string_view key : order) {
+    if (!out.empty()) out += ',';
+    AppendJsonString(out, key);
+    out += ':' + arrays[key] + ']';
+  }
+  out += ",\"count\":" + std::to_string(run.size());
   return out;
 }
 
 }  // namespace
+
+struct EnvelopeEncoder::Head {
+  const char* source = "";
+  const std::string* correlation_id = nullptr;
+  std::string host;
+  const pgagent::v1::RecordId* record_id = nullptr;
+  google::protobuf::Timestamp collected_at;  // of the first record
+  google::protobuf::Timestamp timestamp;     // the top-level one: the newest
+  std::string kind;
+  bool burst = false;
+  std::string record_ids_json;  // data.agent.records, "" when there is one
+};
 
 const char* EnvelopeEncoder::SourceFor(pgagent::v1::RecordKind kind) {
   switch (kind) {
@@ -229,165 +309,176 @@ const char* EnvelopeEncoder::SourceFor(pgagent::v1::RecordKind kind) {
   }
 }
 
-std::string EnvelopeEncoder::Body(const Record& record, const char* source,
-                                  const std::optional<std::string>& correlation_id,
-                                  const std::string& data_members) const {
+std::string EnvelopeEncoder::Body(const Head& head, const std::string& data_members) const {
   std::string body;
   body.reserve(data_members.size() + 512);
   body += "{\"project\":";
   AppendJsonString(body, options_.project_id);
   char ts[48];
   std::snprintf(ts, sizeof(ts), ",\"timestamp\":%lld.%03d",
-                static_cast<long long>(record.collected_at().seconds()),
-                static_cast<int>(record.collected_at().nanos() / 1000000));
+                static_cast<long long>(head.timestamp.seconds()),
+                static_cast<int>(head.timestamp.nanos() / 1000000));
   body += ts;
   body += ",\"source\":";
-  AppendJsonString(body, source);
-  if (correlation_id) {
+  AppendJsonString(body, head.source);
+  if (head.correlation_id != nullptr) {
     body += ",\"correlation_id\":";
-    AppendJsonString(body, *correlation_id);
+    AppendJsonString(body, *head.correlation_id);
   }
   body += ",\"data\":{";
   body += data_members;
   if (!data_members.empty()) body += ',';
   body += "\"agent\":{\"host\":";
-  AppendJsonString(body, record.host());
+  AppendJsonString(body, head.host);
   body += ",\"version\":";
   AppendJsonString(body, options_.agent_version);
-  body += ",\"record_id\":";
-  AppendJsonString(body, RecordIdText(record));
-  body += ",\"boot_id\":";
-  AppendJsonString(body, record.id().boot_id());
-  body += ",\"seq\":" + std::to_string(record.id().seq());
+  if (head.record_id != nullptr) {
+    body += ",\"record_id\":";
+    AppendJsonString(body, RecordIdText(*head.record_id));
+    body += ",\"boot_id\":";
+    AppendJsonString(body, head.record_id->boot_id());
+    body += ",\"seq\":" + std::to_string(head.record_id->seq());
+  }
   body += ",\"collected_at\":";
-  AppendJsonString(body,
-                   FormatRfc3339(record.collected_at().seconds(), record.collected_at().nanos()));
+  AppendJsonString(body, FormatRfc3339(head.collected_at.seconds(), head.collected_at.nanos()));
   body += ",\"kind\":";
-  AppendJsonString(body, RecordKindName(record.kind()));
-  body += record.burst() ? ",\"burst\":true}}}" : ",\"burst\":false}}}";
+  AppendJsonString(body, head.kind);
+  body += head.burst ? ",\"burst\":true" : ",\"burst\":false";
+  if (!head.record_ids_json.empty()) body += ",\"records\":" + head.record_ids_json;
+  body += "}}}";
   return body;
 }
 
-Result<EncodeResult> EnvelopeEncoder::Encode(const Record& record,
-                                             size_t correlation_budget) const {
-  if (record.kind() == pgagent::v1::RECORD_KIND_LOG && record.has_log()) {
-    return EncodeLogs({&record}, correlation_budget);
-  }
-  const char* source = SourceFor(record.kind());
-  EncodeResult result;
-  std::vector<std::string> parts;
-  // Room for the envelope around the data members.
-  const size_t budget = options_.max_envelope_bytes > 1024 ? options_.max_envelope_bytes - 1024 : 1;
-  switch (record.payload_case()) {
-    case Record::kActivity: {
-      const ActivitySnapshot& a = record.activity();
-      if (a.sessions_size() == 0) {
-        parts.push_back(Members(a));
-      } else {
-        SplitToFit(
-            0, a.sessions_size(), budget, [&](int b, int e) { return ActivityMembers(a, b, e); },
-            &parts);
-      }
-      break;
-    }
-    case Record::kStatements: {
-      const StatementsSnapshot& s = record.statements();
-      if (s.statements_size() == 0) {
-        parts.push_back(Members(s));
-      } else {
-        SplitToFit(
-            0, s.statements_size(), budget,
-            [&](int b, int e) { return StatementsMembers(s, b, e); }, &parts);
-      }
-      break;
-    }
-    case Record::kSystem:
-      parts.push_back(Members(record.system()));
-      break;
-    case Record::kHealth: {
-      std::string m = "\"agent_health\":";
-      AppendListenerJson(record.health(), &m);
-      parts.push_back(std::move(m));
-      break;
-    }
-    default:
-      return InvalidArgumentError("record " + RecordIdText(record) + " has no payload");
-  }
-  for (size_t i = 0; i < parts.size(); ++i) {
-    std::string members = std::move(parts[i]);
-    if (parts.size() > 1) {
-      members +=
-          ",\"part\":" + std::to_string(i + 1) + ",\"parts\":" + std::to_string(parts.size());
-    }
-    result.envelopes.push_back({source, std::nullopt, Body(record, source, std::nullopt, members)});
-  }
-  if (record.has_activity()) {
-    const auto ids = DistinctIds(record.activity().sessions());
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (i >= correlation_budget) {
-        result.unlinked_correlation_ids = ids.size() - i;
-        break;
-      }
-      result.envelopes.push_back(
-          {source, ids[i], Body(record, source, ids[i], ActivityForId(record.activity(), ids[i]))});
-      ++result.correlation_envelopes;
-    }
-  }
-  return result;
+namespace {
+
+int64_t Nanos(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1000000000 + t.nanos();
 }
 
-Result<EncodeResult> EnvelopeEncoder::EncodeLogs(const std::vector<const Record*>& records,
-                                                 size_t correlation_budget) const {
-  if (records.empty()) return InvalidArgumentError("no log records to encode");
+const google::protobuf::Timestamp& Newest(const std::vector<const Record*>& records) {
+  const Record* newest = records.front();
+  for (const Record* r : records) {
+    if (Nanos(r->collected_at()) > Nanos(newest->collected_at())) newest = r;
+  }
+  return newest->collected_at();
+}
+
+}  // namespace
+
+Result<std::vector<Envelope>> EnvelopeEncoder::EncodeAggregate(
+    const std::vector<const Record*>& records) const {
+  if (records.empty()) return InvalidArgumentError("no records to encode");
+  const char* source = SourceFor(records.front()->kind());
+  for (const Record* r : records) {
+    if (std::string_view(SourceFor(r->kind())) != source || *source == '\0') {
+      return InvalidArgumentError("record " + RecordIdText(*r) + " cannot be coalesced with " +
+                                  RecordIdText(*records.front()));
+    }
+  }
+  if (std::string_view(source) == kSourceLog) return EncodeLogs(records);
+  return EncodeSnapshots(records);
+}
+
+Result<std::vector<Envelope>> EnvelopeEncoder::EncodeSnapshots(
+    const std::vector<const Record*>& records) const {
+  const size_t budget = options_.max_envelope_bytes > kEnvelopeOverhead
+                            ? options_.max_envelope_bytes - kEnvelopeOverhead
+                            : 1;
+  std::vector<Piece> pieces;
+  for (const Record* r : records) {
+    PGAGENT_ASSIGN_OR_RETURN(std::vector<std::string> parts, SnapshotMembers(*r, budget));
+    for (size_t i = 0; i < parts.size(); ++i) {
+      pieces.push_back(Piece{r, DataKeyFor(r->kind()), "", i + 1, parts.size()});
+      pieces.back().json = SnapshotObject(*r, parts[i], i + 1, parts.size());
+    }
+  }
+  std::vector<Envelope> envelopes;
+  for (const auto& run : PieceRuns(pieces, budget)) {
+    std::vector<const Record*> in_run;
+    for (const Piece* p : run) {
+      if (in_run.empty() || in_run.back() != p->record) in_run.push_back(p->record);
+    }
+    const Record& first = *in_run.front();
+    Head head;
+    head.source = SourceFor(first.kind());
+    head.host = first.host();
+    head.record_id = &first.id();
+    head.collected_at = first.collected_at();
+    head.timestamp = Newest(in_run);
+    head.kind = RecordKindName(first.kind());
+    head.burst = first.burst();
+    head.record_ids_json = RecordIdsJson(in_run);
+    envelopes.push_back({head.source, std::nullopt, Body(head, RunMembers(run))});
+  }
+  return envelopes;
+}
+
+Result<std::vector<Envelope>> EnvelopeEncoder::EncodeLogs(
+    const std::vector<const Record*>& records) const {
   for (const Record* r : records) {
     if (!r->has_log())
       return InvalidArgumentError("record " + RecordIdText(*r) + " is not a log batch");
   }
   const Record& first = *records.front();
   const RenderedLogs logs(records);
-  std::string record_ids;
-  if (records.size() > 1) {
-    record_ids = ",\"records\":[";
-    for (size_t i = 0; i < records.size(); ++i) {
-      if (i > 0) record_ids += ',';
-      AppendJsonString(record_ids, RecordIdText(*records[i]));
-    }
-    record_ids += ']';
-  }
-  const size_t budget = options_.max_envelope_bytes > 1024 ? options_.max_envelope_bytes - 1024 : 1;
+  Head head;
+  head.source = kSourceLog;
+  head.host = first.host();
+  head.record_id = &first.id();
+  head.collected_at = first.collected_at();
+  head.timestamp = Newest(records);
+  head.kind = RecordKindName(first.kind());
+  head.burst = first.burst();
+  head.record_ids_json = RecordIdsJson(records);
+  const size_t budget = options_.max_envelope_bytes > kEnvelopeOverhead
+                            ? options_.max_envelope_bytes - kEnvelopeOverhead
+                            : 1;
   // The first part carries the batch's unparsed count, the others 0.
-  const std::vector<std::vector<size_t>> runs =
-      logs.Runs(budget > record_ids.size() ? budget - record_ids.size() : 1);
-  EncodeResult result;
+  const std::vector<std::vector<size_t>> runs = logs.Runs(
+      budget > head.record_ids_json.size() ? budget - head.record_ids_json.size() : 1);
+  std::vector<Envelope> envelopes;
   for (size_t i = 0; i < runs.size(); ++i) {
-    std::string members = logs.Members(runs[i], true, i == 0 ? logs.unparsed() : 0) + record_ids;
+    std::string members = logs.Members(runs[i], true, i == 0 ? logs.unparsed() : 0);
     if (runs.size() > 1) {
       members += ",\"part\":" + std::to_string(i + 1) + ",\"parts\":" + std::to_string(runs.size());
     }
-    result.envelopes.push_back(
-        {kSourceLog, std::nullopt, Body(first, kSourceLog, std::nullopt, members)});
+    envelopes.push_back({kSourceLog, std::nullopt, Body(head, members)});
   }
-  std::vector<std::string> ids;
-  {
-    std::set<std::string_view> seen;
-    for (size_t i = 0; i < logs.size(); ++i) {
-      const LogEntry& e = logs.entry(i);
-      if (e.has_correlation_id() && !e.correlation_id().empty() &&
-          seen.insert(e.correlation_id()).second) {
-        ids.push_back(e.correlation_id());
-      }
+  return envelopes;
+}
+
+Result<Envelope> EnvelopeEncoder::EncodeCorrelation(const CorrelationRow& row) const {
+  if (row.correlation_id().empty()) return InvalidArgumentError("correlation row without id");
+  std::string members = "\"query\":";
+  AppendJsonString(members, row.query());
+  if (row.has_duration_ms()) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), ",\"duration_ms\":%.3f", row.duration_ms());
+    members += buf;
+  }
+  AppendListenerJsonFields(row,
+                           {"reasons", "score", "follow_up", "first_seen", "last_seen",
+                            "sessions", "lock_waits", "entries", "sessions_dropped",
+                            "entries_dropped"},
+                           /*leading_comma=*/true, &members);
+  members += ",\"count\":" + std::to_string(row.sessions_size() + row.entries_size());
+  Head head;
+  head.source = row.entries_size() > 0 ? kSourceLog : kSourceActivity;
+  head.correlation_id = &row.correlation_id();
+  head.host = row.host();
+  if (row.records_size() > 0) head.record_id = &row.records(0);
+  head.collected_at = row.first_seen();
+  head.timestamp = row.last_seen();
+  head.kind = "correlation";
+  if (row.records_size() > 1) {
+    head.record_ids_json = "[";
+    for (int i = 0; i < row.records_size(); ++i) {
+      if (i > 0) head.record_ids_json += ',';
+      AppendJsonString(head.record_ids_json, RecordIdText(row.records(i)));
     }
+    head.record_ids_json += ']';
   }
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i >= correlation_budget) {
-      result.unlinked_correlation_ids = ids.size() - i;
-      break;
-    }
-    result.envelopes.push_back(
-        {kSourceLog, ids[i], Body(first, kSourceLog, ids[i], LogsForId(logs, ids[i]))});
-    ++result.correlation_envelopes;
-  }
-  return result;
+  return Envelope{head.source, row.correlation_id(), Body(head, members)};
 }
 
 }  // namespace pgagent

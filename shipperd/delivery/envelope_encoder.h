@@ -1,24 +1,27 @@
 // Turns buffered records into request bodies for the Bitville listener, exactly per its
-// contract (issue 2): {"correlation_id"?, "project", "timestamp", "source", "data"}.
-// Everything that is not one of those five keys (host, agent version, record id, lock
-// waits) lives inside `data`, because the listener drops other top-level keys.
+// contract: {"correlation_id"?, "project", "timestamp", "source", "data"}. Everything that
+// is not one of those five keys (host, agent version, record ids, lock waits) lives inside
+// `data`, because the listener drops other top-level keys.
 //
-//   activity   -> pg_stat_activity   data {sessions, count, with_correlation, lock_waits, ...}
-//   statements -> pg_stat_statements data {statements, count, ...}
-//   system     -> system_metrics     data {cpu, memory, disk_io, network_io, disk_usage, ...}
-//   log        -> pg_log             data {entries, count, levels, ...}
-//   health     -> system_metrics     data {agent_health: {...}}
+// The listener takes 100 requests per minute and stores one row per request, so a request
+// carries as much as it usefully can:
+//  - Aggregates (EncodeAggregate): consecutive records of ONE listener source coalesced into
+//    one envelope, split only past max_envelope_bytes.
+//      pg_stat_activity    data {snapshots: [ActivitySnapshot + collected_at, record_id, burst], count}
+//      pg_stat_statements  data {snapshots: [StatementsSnapshot + ...], count}
+//      system_metrics      data {snapshots: [SystemMetrics + ...], agent_health: [AgentHealth
+//                          + ...], count}   (agent health rides with the host metrics)
+//      pg_log              data {entries, count, levels, format, unparsed}
+//    A single snapshot larger than the limit is split by rows; its parts carry
+//    data.part / data.parts.
+//  - Correlation rows (EncodeCorrelation): one envelope per PHP request with its id at the
+//    top level (where the listener links), carrying data.query (redacted), data.duration_ms,
+//    data.reasons, data.score and its sessions, lock_waits and entries. Source pg_log when it
+//    has log entries, else pg_stat_activity.
 // Every data object carries data.agent = {host, version, record_id, boot_id, seq,
-// collected_at, kind, burst}.
-//
-// Correlation: the listener links a PHP request to database rows only through the
-// top-level correlation_id. For each distinct id among an activity snapshot's sessions or
-// a log batch's entries, an extra envelope carries that id at the top level with just its
-// sessions (and the lock waits they are part of) or entries (plus data.duration_ms, the
-// sum of the entries' durations), up to `correlation_budget` ids per call; ids beyond it
-// stay only in the aggregate envelope and are counted as unlinked.
-// Aggregates larger than max_envelope_bytes are split by rows into parts
-// (data.part / data.parts).
+// collected_at, kind, burst} of its first record, and data.agent.records lists every record
+// id when there are several. The top-level timestamp is the newest record's collected_at.
+// 64-bit identifiers are decimal strings (listener_json.h).
 // Thread-safety: const methods are thread-safe.
 #pragma once
 
@@ -28,6 +31,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "pgagent/v1/delivery.pb.h"
 #include "pgagent/v1/records.pb.h"
 
 namespace pgagent {
@@ -53,32 +57,31 @@ struct Envelope {
   std::string body;
 };
 
-struct EncodeResult {
-  std::vector<Envelope> envelopes;  // aggregate part(s) first, then per-correlation ones
-  size_t correlation_envelopes = 0;
-  size_t unlinked_correlation_ids = 0;  // ids beyond the budget
-};
-
 class EnvelopeEncoder {
  public:
   explicit EnvelopeEncoder(EncoderOptions options) : options_(std::move(options)) {}
 
-  // Errors: kInvalidArgument for a record without payload.
-  Result<EncodeResult> Encode(const pgagent::v1::Record& record, size_t correlation_budget) const;
+  // The envelopes (usually one) for `records`, coalesced.
+  // REQUIRES: records is not empty and every record maps to the same SourceFor().
+  // Errors: kInvalidArgument for a record without payload or of another source.
+  Result<std::vector<Envelope>> EncodeAggregate(
+      const std::vector<const pgagent::v1::Record*>& records) const;
 
-  // Coalesces consecutive log records into one aggregate (split only past
-  // max_envelope_bytes) plus per-correlation envelopes. data.agent describes the first
-  // record and data.agent.records lists every record id. REQUIRES: all records are logs.
-  Result<EncodeResult> EncodeLogs(const std::vector<const pgagent::v1::Record*>& records,
-                                  size_t correlation_budget) const;
+  // The one envelope of a correlation row. Errors: kInvalidArgument for a row without id.
+  Result<Envelope> EncodeCorrelation(const pgagent::v1::CorrelationRow& row) const;
 
   // The source name for a record kind ("" for unspecified).
   static const char* SourceFor(pgagent::v1::RecordKind kind);
 
+  const EncoderOptions& options() const { return options_; }
+
  private:
-  std::string Body(const pgagent::v1::Record& record, const char* source,
-                   const std::optional<std::string>& correlation_id,
-                   const std::string& data_members) const;
+  struct Head;  // what the envelope around `data` needs to know
+  std::string Body(const Head& head, const std::string& data_members) const;
+  Result<std::vector<Envelope>> EncodeLogs(
+      const std::vector<const pgagent::v1::Record*>& records) const;
+  Result<std::vector<Envelope>> EncodeSnapshots(
+      const std::vector<const pgagent::v1::Record*>& records) const;
 
   EncoderOptions options_;
 };

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/json_util.h"
+#include "pgagent/v1/options.pb.h"
 #include "pgagent/v1/records.pb.h"
 
 namespace pgagent {
@@ -59,6 +60,24 @@ const std::string& EnumName(const EnumValueDescriptor* value) {
 
 void AppendMessage(const Message& m, std::string* out);
 
+// Fields marked [(json_string) = true] (64-bit identifiers) are written as decimal strings:
+// the listener's JSON.parse would round them to doubles. Looked up once per field per thread.
+bool AsString(const FieldDescriptor* f) {
+  thread_local std::unordered_map<const FieldDescriptor*, bool> marked;
+  auto it = marked.find(f);
+  if (it == marked.end()) {
+    it = marked.emplace(f, f->options().GetExtension(pgagent::v1::json_string)).first;
+  }
+  return it->second;
+}
+
+template <typename Int>
+void AppendIntMaybeQuoted(Int v, bool quoted, std::string* out) {
+  if (quoted) *out += '"';
+  *out += std::to_string(v);
+  if (quoted) *out += '"';
+}
+
 void AppendScalar(const Message& m, const FieldDescriptor* f, int index, std::string* out) {
   const Reflection* r = m.GetReflection();
   const bool rep = index >= 0;
@@ -67,13 +86,15 @@ void AppendScalar(const Message& m, const FieldDescriptor* f, int index, std::st
       *out += std::to_string(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f));
       break;
     case FieldDescriptor::CPPTYPE_INT64:
-      *out += std::to_string(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f));
+      AppendIntMaybeQuoted(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f),
+                           AsString(f), out);
       break;
     case FieldDescriptor::CPPTYPE_UINT32:
       *out += std::to_string(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f));
       break;
     case FieldDescriptor::CPPTYPE_UINT64:
-      *out += std::to_string(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f));
+      AppendIntMaybeQuoted(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f),
+                           AsString(f), out);
       break;
     case FieldDescriptor::CPPTYPE_DOUBLE:
       AppendDouble(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f), out);
@@ -207,8 +228,9 @@ void AppendLogEntry(const pgagent::v1::LogEntry& e, std::string* out) {
   Str(",\"remote_host\":", e.remote_host(), out);
   Str(",\"session_id\":", e.session_id(), out);
   Str(",\"backend_type\":", e.backend_type(), out);
-  *out += ",\"query_id\":";
+  *out += ",\"query_id\":\"";  // [(json_string) = true]
   AppendInt(e.query_id(), out);
+  *out += '"';
   *out += ",\"session_line_num\":";
   AppendInt(e.session_line_num(), out);
   Str(",\"command_tag\":", e.command_tag(), out);
@@ -216,8 +238,9 @@ void AppendLogEntry(const pgagent::v1::LogEntry& e, std::string* out) {
   *out += ",\"leader_pid\":";
   AppendInt(e.leader_pid(), out);
   Str(",\"virtual_transaction_id\":", e.virtual_transaction_id(), out);
-  *out += ",\"transaction_id\":";
+  *out += ",\"transaction_id\":\"";  // [(json_string) = true]
   AppendInt(e.transaction_id(), out);
+  *out += '"';
   Str(",\"location\":", e.location(), out);
   *out += '}';
 }

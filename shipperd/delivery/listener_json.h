@@ -1,7 +1,9 @@
 // JSON text for the Bitville listener's `data` objects, written from protobuf messages by
-// reflection. Unlike proto3's canonical JSON mapping (which quotes 64-bit integers), this
-// keeps every number a JSON number, so `disk_io.read_bytes` or `queryid` arrive as
-// numbers, as the Python agent sent them. Other rules follow the canonical mapping:
+// reflection. Unlike proto3's canonical JSON mapping (which quotes every 64-bit integer),
+// counters stay JSON numbers (`disk_io.read_bytes`, as the Python agent sent them), while
+// 64-bit identifiers marked [(json_string) = true] in the .proto (queryid, query_id,
+// transaction_id) are decimal strings: the listener's JSON.parse reads numbers as doubles
+// and would round them above 2^53. Other rules follow the canonical mapping:
 // original (snake_case) field names, Timestamps as RFC 3339 strings in UTC, maps as
 // objects, unset proto3 `optional` and unset message fields omitted (never null), other
 // scalars and repeated fields always present. Enums are written as their value name

@@ -127,7 +127,9 @@ live_first = false
 breaker_failure_threshold = 3
 breaker_cooldown_s = 10
 breaker_max_cooldown_s = 600
-correlation_envelope_budget = 5
+correlation_share = 0.4
+live_share = 0.3
+aggregate_interval_s = 20
 
 [buffer]
 path = /srv/pgagent/buffer
@@ -281,7 +283,9 @@ TEST_F(ConfigTest, EveryKeyIsReadFromTheIniFile) {
   EXPECT_EQ(c.listener.breaker_failure_threshold, 3);
   EXPECT_EQ(c.listener.breaker_cooldown_s, 10);
   EXPECT_EQ(c.listener.breaker_max_cooldown_s, 600);
-  EXPECT_EQ(c.listener.correlation_envelope_budget, 5);
+  EXPECT_DOUBLE_EQ(c.listener.correlation_share, 0.4);
+  EXPECT_DOUBLE_EQ(c.listener.live_share, 0.3);
+  EXPECT_EQ(c.listener.aggregate_interval_s, 20);
   EXPECT_EQ(c.buffer.path, "/srv/pgagent/buffer");
   EXPECT_EQ(c.buffer.max_size_mb, 250);
   EXPECT_EQ(c.buffer.dead_letter_max_records, 500);
@@ -479,7 +483,7 @@ TEST_F(ConfigTest, BadValuesNameTheFileLineKeyAndProblem) {
        "2: [correlation] comment_pattern: the regex has no capture group for the id"},
       {"[listener]\nbreaker_cooldown_s = 600\n",
        "2: [listener] breaker_cooldown_s: is greater than [listener] breaker_max_cooldown_s "
-       "(600 > 300)"},
+       "(600 > 30)"},
       {"[database]\nhost = a\nhost = b\n",
        "3: [database] host: set again (first at @PATH@:2; an indented line continues the "
        "previous key)"},

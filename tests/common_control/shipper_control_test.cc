@@ -32,7 +32,7 @@ class ShipperControlHandlerTest : public ::testing::Test {
       letter.http_status = 400;
       letter.envelope_json = "{\"source\":\"pg_log\"}";
       letter.response_body = "invalid data";
-      letter.record = ControlTestRecord(1000 + i, RECORD_KIND_LOG);
+      letter.records = {ControlTestRecord(1000 + i, RECORD_KIND_LOG)};
       ASSERT_TRUE(buffer_.AddDeadLetter(letter).ok());
     }
   }

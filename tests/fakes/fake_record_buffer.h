@@ -153,7 +153,7 @@ class FakeRecordBuffer final : public RecordBuffer {
       auto it = std::find_if(dead_.begin(), dead_.end(),
                              [id](const DeadLetter& letter) { return letter.id == id; });
       if (it == dead_.end()) continue;
-      PushLocked(it->record);
+      for (const auto& record : it->records) PushLocked(record);
       dead_.erase(it);
       ++requeued;
     }

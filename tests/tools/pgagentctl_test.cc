@@ -96,7 +96,7 @@ class PgagentctlTest : public ::testing::Test {
     letter.http_status = 400;
     letter.envelope_json = R"({"source":"pg_log"})";
     letter.response_body = "data.entries: invalid";
-    letter.record = ControlTestRecord(++seq_, RECORD_KIND_LOG);
+    letter.records = {ControlTestRecord(++seq_, RECORD_KIND_LOG)};
     ASSERT_TRUE(buffer_->AddDeadLetter(letter).ok());
   }
 

@@ -68,12 +68,12 @@ TEST(FakeRecordBufferTest, DeadLettersAreCappedAndRequeuedAtTheTail) {
   for (uint64_t seq : {10, 11, 12}) {
     DeadLetter letter;
     letter.http_status = 400;
-    letter.record = MakeRecord("b", seq);
+    letter.records = {MakeRecord("b", seq)};
     ASSERT_TRUE(buffer.AddDeadLetter(letter).ok());
   }
   auto letters = buffer.ListDeadLetters(10);
   ASSERT_EQ(letters->size(), 2u);
-  EXPECT_EQ(letters->front().record.id().seq(), 11u);
+  EXPECT_EQ(letters->front().records.at(0).id().seq(), 11u);
   EXPECT_EQ(buffer.Stats()->dead_letters_dropped, 1u);
   EXPECT_EQ(*buffer.RequeueDeadLetters({letters->front().id}), 1u);
   EXPECT_EQ(buffer.Peek(10)->back().record.id().seq(), 11u);

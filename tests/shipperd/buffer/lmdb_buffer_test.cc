@@ -411,7 +411,7 @@ DeadLetter Letter(uint64_t seq, int status = 400) {
   letter.http_status = status;
   letter.envelope_json = R"({"source":"pg_log","seq":)" + std::to_string(seq) + "}";
   letter.response_body = "rejected";
-  letter.record = MakeRecord("boot", seq);
+  letter.records = {MakeRecord("boot", seq)};
   return letter;
 }
 
@@ -423,7 +423,7 @@ TEST_F(LmdbBufferTest, DeadLettersAreCappedDroppingTheOldest) {
   auto letters = buffer->ListDeadLetters(10);
   ASSERT_TRUE(letters.ok());
   ASSERT_EQ(letters->size(), 3u);
-  EXPECT_EQ(letters->front().record.id().seq(), 3u);
+  EXPECT_EQ(letters->front().records.at(0).id().seq(), 3u);
   EXPECT_EQ(letters->front().id, 3u);
   EXPECT_EQ(letters->front().http_status, 400);
   EXPECT_EQ(letters->front().envelope_json, R"({"source":"pg_log","seq":3})");
@@ -479,7 +479,7 @@ TEST_F(LmdbBufferTest, DeadLetterTooLargeForTheQueueStaysWhenRequeued) {
   options.dead_letter_max_mb = 4;
   auto buffer = OpenBuffer(options);
   DeadLetter letter = Letter(1);
-  letter.record = MakeRecord("boot", 1, 2 << 20);
+  letter.records = {MakeRecord("boot", 1, 2 << 20)};
   ASSERT_TRUE(buffer->AddDeadLetter(letter).ok());
   EXPECT_EQ(*buffer->RequeueDeadLetters({1}), 0u);
   EXPECT_EQ(buffer->ListDeadLetters(10)->size(), 1u);

@@ -70,7 +70,7 @@ TEST(StoredValueTest, DeadLetterRoundTripsAndDetectsCorruption) {
   letter.dead_lettered_at_unix_ms = 99;
   letter.envelope_json = R"({"source":"pg_log"})";
   letter.response_body = "bad source";
-  letter.record = MakeRecord("boot", 3);
+  letter.records = {MakeRecord("boot", 3)};
   auto value = EncodeDeadLetterValue(letter);
   ASSERT_TRUE(value.ok());
   auto decoded = DecodeDeadLetterValue(*value);
@@ -79,7 +79,7 @@ TEST(StoredValueTest, DeadLetterRoundTripsAndDetectsCorruption) {
   EXPECT_EQ(decoded->dead_lettered_at_unix_ms, 99);
   EXPECT_EQ(decoded->envelope_json, letter.envelope_json);
   EXPECT_EQ(decoded->response_body, "bad source");
-  EXPECT_EQ(decoded->record.id().seq(), 3u);
+  EXPECT_EQ(decoded->records.at(0).id().seq(), 3u);
   std::string bad = *value;
   bad[bad.size() - 3] = static_cast<char>(bad[bad.size() - 3] ^ 0x40);
   EXPECT_EQ(DecodeDeadLetterValue(bad).status().code(), StatusCode::kDataLoss);

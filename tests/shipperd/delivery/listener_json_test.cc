@@ -185,13 +185,25 @@ TEST(ListenerJsonTest, UnsetOptionalFieldsAreOmittedAndOthersAlwaysPresent) {
   EXPECT_EQ(FieldText(json, "parsed"), "false");
 }
 
-TEST(ListenerJsonTest, SixtyFourBitIntegersStayNumbers) {
+TEST(ListenerJsonTest, SixtyFourBitIdentifiersAreStringsAndCountersStayNumbers) {
   pgagent::v1::LogEntry entry;
   entry.set_query_id(-9223372036854775807LL);
+  entry.set_transaction_id(18446744073709551615ULL);
   entry.set_session_line_num(18446744073709551615ULL);
   const std::string json = Json(entry);
-  EXPECT_EQ(FieldText(json, "query_id"), "-9223372036854775807");
+  // JSON.parse reads numbers as doubles: an identifier above 2^53 would be rounded.
+  EXPECT_EQ(FieldText(json, "query_id"), "\"-9223372036854775807\"");
+  EXPECT_EQ(FieldText(json, "transaction_id"), "\"18446744073709551615\"");
   EXPECT_EQ(FieldText(json, "session_line_num"), "18446744073709551615");
+  std::string by_reflection;
+  AppendListenerJsonByReflection(entry, &by_reflection);
+  EXPECT_EQ(json, by_reflection);
+  pgagent::v1::StatementDelta statement;
+  statement.set_queryid(4696375739796055123LL);
+  statement.set_calls(9007199254740993ULL);
+  const std::string s = Json(statement);
+  EXPECT_EQ(FieldText(s, "queryid"), "\"4696375739796055123\"");
+  EXPECT_EQ(FieldText(s, "calls"), "9007199254740993");
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <thread>
 
 #include "shipperd/buffer/lmdb_buffer.h"
+#include "shipperd/buffer/lmdb_correlation_store.h"
+#include "shipperd/delivery/correlating_buffer.h"
 #include "shipperd/delivery/curl_transport.h"
 #include "shipperd/delivery/dispatcher.h"
 #include "tests/harness/subprocess.h"
@@ -73,12 +75,20 @@ class ListenerDeliveryTest : public ::testing::Test {
     auto buffer = LmdbBuffer::Open(bo);
     ASSERT_TRUE(buffer.ok()) << buffer.status().ToString();
     buffer_ = std::move(*buffer);
+    LmdbCorrelationStoreOptions co;
+    co.path = dir_ + "/buffer/correlations";
+    auto store = LmdbCorrelationStore::Open(co);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    ingest_ = std::make_unique<CorrelatingBuffer>(*buffer_, *store_);
     MakeDispatcher(listener_->ca_file(), listener_->options().api_key);
   }
   void TearDown() override {
     if (listener_) (void)listener_->ClearFailures();
     dispatcher_.reset();
     transport_.reset();
+    ingest_.reset();
+    store_.reset();
     buffer_.reset();
     testing::RemoveTree(dir_);
   }
@@ -99,11 +109,13 @@ class ListenerDeliveryTest : public ::testing::Test {
     o.breaker.cooldown = 1000ms;
     o.breaker.max_cooldown = 2000ms;
     o.breaker.failure_threshold = 3;
-    dispatcher_ = std::make_unique<Dispatcher>(o, *buffer_, *transport_, SystemClock::Instance(),
-                                               [] { return 0.5; });
+    dispatcher_.reset();
+    dispatcher_ = std::make_unique<Dispatcher>(o, *buffer_, store_.get(), *transport_,
+                                               SystemClock::Instance(), [] { return 0.5; });
   }
 
-  void Store(std::vector<Record> records) { ASSERT_TRUE(buffer_->Append(records).ok()); }
+  // Stores as shipperd's ingest does: correlation rows first, then the records.
+  void Store(std::vector<Record> records) { ASSERT_TRUE(ingest_->Append(records).ok()); }
   uint64_t Buffered() { return buffer_->Stats()->records; }
 
   // Runs the dispatcher in real time until `done` or the deadline.
@@ -120,6 +132,8 @@ class ListenerDeliveryTest : public ::testing::Test {
   static testing::TestListener* listener_;
   std::string dir_;
   std::unique_ptr<LmdbBuffer> buffer_;
+  std::unique_ptr<LmdbCorrelationStore> store_;
+  std::unique_ptr<CorrelatingBuffer> ingest_;
   std::unique_ptr<CurlTransport> transport_;
   std::unique_ptr<Dispatcher> dispatcher_;
 };
@@ -132,22 +146,26 @@ const google::protobuf::Value& Field(const Struct& s, const std::string& key) {
   return it == s.fields().end() ? kNull : it->second;
 }
 
-TEST_F(ListenerDeliveryTest, EveryKindIsAcceptedAndCorrelationRowsAreFoundByTheirId) {
+TEST_F(ListenerDeliveryTest, EveryKindIsAcceptedAndAPhpRequestIsLinkedByOneRow) {
   Record log = Base(pgagent::v1::RECORD_KIND_LOG, 3);
   auto* e = log.mutable_log()->add_entries();
   e->set_level("LOG");
-  e->set_message("duration: 12.5 ms");
+  e->set_message("duration: 12.5 ms  statement: SELECT ?");
+  e->set_statement("SELECT ?");
   e->set_duration_ms(12.5);
   e->set_correlation_id(kCorrelation);
   log.mutable_log()->set_count(1);
   Record statements = Base(pgagent::v1::RECORD_KIND_STATEMENTS, 4);
   statements.mutable_statements()->add_statements()->set_queryid(-123456789012345678LL);
   Store({Activity(1), System(2), log, statements});
-  ASSERT_TRUE(RunUntil([&] { return Buffered() == 0; }, 20s)) << listener_->LogTail();
+  ASSERT_TRUE(RunUntil(
+      [&] { return Buffered() == 0 && dispatcher_->stats().correlation_rows_sent == 1; }, 40s))
+      << listener_->LogTail();
   auto rows = listener_->StoredRows();
   ASSERT_TRUE(rows.ok());
-  // activity + its correlation row, system, log + its correlation row, statements.
-  ASSERT_EQ(rows->values_size(), 6);
+  // One row per source, and ONE correlation row for the PHP request (its session and its
+  // log line together).
+  ASSERT_EQ(rows->values_size(), 5);
   std::map<std::string, int> by_source;
   int correlated = 0;
   for (const auto& v : rows->values()) {
@@ -155,22 +173,31 @@ TEST_F(ListenerDeliveryTest, EveryKindIsAcceptedAndCorrelationRowsAreFoundByThei
     ++by_source[Field(row, "source").string_value()];
     EXPECT_EQ(Field(row, "project").string_value(), listener_->options().project);
     EXPECT_EQ(Field(row, "body_project").string_value(), "configured-project");
-    if (Field(row, "correlation_id").string_value() == kCorrelation) ++correlated;
+    if (Field(row, "correlation_id").string_value() != kCorrelation) continue;
+    ++correlated;
+    const Struct& data = Field(row, "data").struct_value();
+    EXPECT_EQ(Field(data, "query").string_value(), "SELECT ?");
+    EXPECT_DOUBLE_EQ(Field(data, "duration_ms").number_value(), 12.5);
+    EXPECT_EQ(Field(data, "sessions").list_value().values_size(), 1);
+    EXPECT_EQ(Field(data, "entries").list_value().values_size(), 1);
   }
-  EXPECT_EQ(by_source["pg_stat_activity"], 2);
+  EXPECT_EQ(by_source["pg_stat_activity"], 1);
   EXPECT_EQ(by_source["pg_log"], 2);
   EXPECT_EQ(by_source["system_metrics"], 1);
   EXPECT_EQ(by_source["pg_stat_statements"], 1);
-  EXPECT_EQ(correlated, 2);
+  EXPECT_EQ(correlated, 1);
   EXPECT_EQ(listener_->CountWithStatus(400).value_or(-1), 0);
+  EXPECT_EQ(listener_->CountWithStatus(429).value_or(-1), 0);
 }
 
-TEST_F(ListenerDeliveryTest, A400IsDeadLetteredAndNeverRetried) {
+TEST_F(ListenerDeliveryTest, A400DeadLettersEveryRecordOfTheRequestAndIsNeverRetried) {
   ASSERT_TRUE(listener_->FailNext("status", 1, 400).ok());
   Store({System(1), System(2)});
   ASSERT_TRUE(RunUntil([&] { return Buffered() == 0; }, 20s));
-  EXPECT_EQ(buffer_->ListDeadLetters(10)->size(), 1u);
-  EXPECT_EQ(listener_->StoredCount().value_or(-1), 1);
+  auto letters = buffer_->ListDeadLetters(10);
+  ASSERT_EQ(letters->size(), 1u);
+  EXPECT_EQ(letters->front().records.size(), 2u);  // both records of the coalesced request
+  EXPECT_EQ(listener_->StoredCount().value_or(-1), 0);
   EXPECT_EQ(dispatcher_->stats().dead_lettered, 1u);
 }
 
