@@ -524,7 +524,9 @@ void CollectorDaemon::RunCycle(bool burst) {
     std::lock_guard<std::mutex> lock(mu_);
     health_ = h;
   }
-  Offer(std::move(health));
+  // At most once a minute and only when it changed (common/health_gate.h): at interval_s = 1
+  // a record per cycle would be 60 listener rows a minute about the agent itself.
+  if (health_gate_.ShouldSend(h, clock_.Monotonic())) Offer(std::move(health));
 }
 
 void CollectorDaemon::ObserveSelfLimits(uint64_t rss_bytes, double cpu_percent) {

@@ -1,7 +1,7 @@
 // pgagent-collectord's running parts, driven by one worker thread:
 //   every cycle (interval_s, or burst_interval_s during a load spike): pg_stat_activity
 //   (+ lock waits + per-backend /proc usage), pg_stat_statements (normal cycles only),
-//   system metrics, and a health record;
+//   system metrics, and a health record (at most once a minute, when it changed);
 //   continuously: the PostgreSQL log (LogSource), batches handed to shipperd as they fill;
 //   always: the IPC outbox (ZmqOutbox) pumped, acknowledgements turned into log offset
 //   commits.
@@ -22,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/health_gate.h"
 #include "common/status.h"
 #include "pgagent/v1/records.pb.h"
 
@@ -91,6 +92,7 @@ class CollectorDaemon {
   mutable std::mutex mu_;  // guards pending_config_ and health_
   std::optional<Config> pending_config_;
   pgagent::v1::AgentHealth health_;
+  HealthGate health_gate_;  // the cycle thread's
   std::string host_;
   std::chrono::steady_clock::time_point started_;
 };

@@ -1,8 +1,5 @@
 #include "shipperd/shipper_daemon.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include <random>
 
 #include "common/daemon.h"
@@ -218,7 +215,7 @@ double ShipperDaemon::LastDeliveryUnixS() const {
   return dispatcher_ ? dispatcher_->stats().last_success_unix_s : 0;
 }
 
-void ShipperDaemon::AppendHealthRecord() {
+void ShipperDaemon::AppendHealthRecord(pgagent::v1::AgentHealth health) {
   pgagent::v1::Record r;
   r.mutable_id()->set_boot_id(boot_id_);
   r.mutable_id()->set_seq(++health_seq_);
@@ -232,34 +229,18 @@ void ShipperDaemon::AppendHealthRecord() {
     r.set_project_id(config_.listener.project_id);
     r.set_host(config_.agent.hostname.empty() ? HostName() : config_.agent.hostname);
   }
-  *r.mutable_health() = Health();
+  *r.mutable_health() = std::move(health);
   auto stored = buffer_.Append({r});
   if (!stored.ok()) log::Warn("shipperd.health_not_buffered", {{"error", stored.status().ToString()}});
-}
-
-pgagent::v1::AgentHealth ShipperDaemon::WithoutVolatileFields(pgagent::v1::AgentHealth h) {
-  h.clear_uptime_s();
-  h.clear_rss_bytes();
-  h.clear_cpu_percent();
-  h.clear_buffer_oldest_age_s();
-  h.clear_buffer_bytes();
-  return h;
 }
 
 void ShipperDaemon::Tick() {
   const auto now = clock_.Monotonic();
   if (now >= next_health_) {
     next_health_ = now + HealthInterval(config_);
-    std::string fingerprint;
-    {
-      google::protobuf::io::StringOutputStream bytes(&fingerprint);
-      google::protobuf::io::CodedOutputStream coded(&bytes);
-      coded.SetSerializationDeterministic(true);  // maps in a fixed order
-      WithoutVolatileFields(Health()).SerializeToCodedStream(&coded);
-    }
-    if (fingerprint != last_health_) {
-      last_health_ = std::move(fingerprint);
-      AppendHealthRecord();
+    pgagent::v1::AgentHealth health = Health();
+    if (health_gate_.ShouldSend(health, now)) {
+      AppendHealthRecord(std::move(health));
       wake_.notify_all();
     }
   }

@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/health_gate.h"
 #include "common/status.h"
 #include "shipperd/buffer/correlation_store.h"
 #include "shipperd/buffer/record_buffer.h"
@@ -59,14 +60,11 @@ class ShipperDaemon {
   const std::atomic<bool>& stop_flag() const { return stop_; }
 
   static DispatcherOptions DispatcherOptionsFrom(const Config& config);
-  // The health that is compared to decide whether a new health record is worth sending:
-  // without the figures that change on their own (uptime, RSS, CPU, ages).
-  static pgagent::v1::AgentHealth WithoutVolatileFields(pgagent::v1::AgentHealth health);
 
  private:
   void IngestLoop();
   void DeliveryLoop();
-  void AppendHealthRecord();
+  void AppendHealthRecord(pgagent::v1::AgentHealth health);
 
   Config config_;
   RecordBuffer& buffer_;
@@ -90,7 +88,7 @@ class ShipperDaemon {
   uint64_t health_seq_ = 0;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point next_health_;
-  std::string last_health_;  // WithoutVolatileFields() of the last health record, serialized
+  HealthGate health_gate_;
   std::chrono::steady_clock::time_point next_reader_check_;
   mutable std::mutex config_mu_;
 };

@@ -303,6 +303,10 @@ Result<google::protobuf::ListValue> TestListener::StoredRows() const {
 
 Result<int> TestListener::StoredCount() const { return ControlCount("/control/stored-count"); }
 
+Result<int> TestListener::CorrelationRowCount(const std::string& uuid) const {
+  return ControlCount("/control/correlation-count?id=" + uuid);
+}
+
 Result<int> TestListener::WaitForStoredCount(int count, std::chrono::milliseconds timeout) const {
   auto deadline = Clock::now() + timeout;
   while (true) {

@@ -94,6 +94,9 @@ class TestListener {
   Result<google::protobuf::ListValue> StoredRows() const;
   // Number of stored rows.
   Result<int> StoredCount() const;
+  // Rows the listener's correlation view (GET /api/correlation/<uuid>) returns for `uuid`:
+  // those whose TOP-LEVEL correlation_id is it (through the control port).
+  Result<int> CorrelationRowCount(const std::string& uuid) const;
   // Polls StoredCount() until it is >= `count`; kDeadlineExceeded after `timeout`.
   Result<int> WaitForStoredCount(int count, std::chrono::milliseconds timeout) const;
   // Ingest requests answered with `http_status` (injected failures included).

@@ -17,11 +17,18 @@ Implements the listener contract of issue 2 on 127.0.0.1:
        source in {pg_stat_activity, pg_stat_statements, pg_log, system_metrics},
        data (object), correlation_id (optional; when present a string, never null)
        -> else 400. Other top-level keys are silently dropped.
+       Numbers are read as the production listener (JavaScript, JSON.parse) reads them: as
+       doubles. An integer beyond 2^53 is rounded as JavaScript would and counted in
+       stats "unsafe_integers" (a 64-bit id sent as a number arrives wrong: tests assert 0).
     5b. with --max-stored-bytes N: while the stored bodies add up to N bytes or more, 503 +
        Retry-After: 1 (backpressure, as a busy listener answers) until the harness fetches and
        clears them; bounds this process's memory under a fast backlog drain
     6. stored with the project DERIVED FROM THE API KEY -> 200
        {"success":true,"row_id":N,"source":"..."}
+  GET /api/correlation/<uuid>  (Bearer auth, not rate-limited) -> 200 {"correlation_id",
+       "count", "rows": [stored rows whose TOP-LEVEL correlation_id is <uuid>]}: the
+       listener's correlation view, which links a PHP request to database rows only by the
+       top-level id.
   GET /health -> 200 "OK";  GET /ready -> 200 {"status":"ready"} or 503 when made not ready.
   Anything else -> 404 (405 for a non-POST on an ingest path).
 
@@ -39,9 +46,13 @@ Control API: plain HTTP on 127.0.0.1:<control port>, JSON in and out:
                                  correlation_id, timestamp, data, received_at}
   GET  /control/stored-count    {"count":N}
   GET  /control/stats           {"requests":N,"status":{"200":N,...},"reset":N,"hang":N,
-                                 "delayed":N,"tls_errors":N,"connections":N,"probes":N}
-                                 (requests/status count ingest requests only)
+                                 "delayed":N,"tls_errors":N,"connections":N,"probes":N,
+                                 "unsafe_integers":N,"max_window_requests":N}
+                                 (requests/status count ingest requests only;
+                                 max_window_requests: the most requests one client IP made
+                                 in one fixed window, refused ones included)
   GET  /control/count?status=S  {"count":N} for one HTTP status
+  GET  /control/correlation-count?id=U  {"count":N} rows the correlation view returns for U
 
 Start-up: certificates are generated in --dir (ca.pem, server.pem/.key, wrong-ca.pem: an
 unrelated CA), then one JSON line {"port":..,"control_port":..,"ca_file":..,
@@ -128,7 +139,8 @@ class State:
 
     def reset_stats(self):
         self.stats = {"requests": 0, "status": {}, "reset": 0, "hang": 0, "delayed": 0,
-                      "tls_errors": 0, "connections": 0, "probes": 0, "full": 0}
+                      "tls_errors": 0, "connections": 0, "probes": 0, "full": 0,
+                      "unsafe_integers": 0, "max_window_requests": 0}
 
     def count(self, key, by=1):
         with self.lock:
@@ -161,6 +173,7 @@ class State:
                 entry = [now, 0]
                 self.windows[ip] = entry
             entry[1] += 1
+            self.stats["max_window_requests"] = max(self.stats["max_window_requests"], entry[1])
             if entry[1] <= self.limit:
                 return None
             return max(1, int(math.ceil(entry[0] + self.window - now)))
@@ -189,6 +202,23 @@ class State:
 
 def reject_constant(name):
     raise ValueError("invalid JSON constant " + name)
+
+
+JS_SAFE_INTEGER = 2 ** 53
+
+
+def js_number_parser(counter):
+    """parse_int for json.loads: integers as JavaScript's JSON.parse yields them (doubles).
+
+    Exact up to 2^53 (kept as int: the same value); beyond it rounded to the nearest double,
+    as JSON.parse does, and counted."""
+    def parse_int(text):
+        value = int(text)
+        if -JS_SAFE_INTEGER <= value <= JS_SAFE_INTEGER:
+            return value
+        counter[0] += 1
+        return float(value)
+    return parse_int
 
 
 def validate(body):
@@ -266,10 +296,22 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- routes ---------------------------------------------------------------------------
 
+    def correlation_view(self, state, uuid):
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        with state.lock:
+            project = state.keys.get(token) if scheme == "Bearer" else None
+            if project is None:
+                return self.send(401, {"success": False, "error": "missing or invalid API key"})
+            rows = [r for r in state.rows
+                    if r["project"] == project and r["correlation_id"] == uuid]
+        self.send(200, {"correlation_id": uuid, "count": len(rows), "rows": rows})
+
     def do_GET(self):
         path = urlsplit(self.path).path
         state = self.server.state
-        if path == "/health":
+        if path.startswith("/api/correlation/"):
+            self.correlation_view(state, path[len("/api/correlation/"):])
+        elif path == "/health":
             state.count("probes")
             self.send(200, b"OK", "text/plain")
         elif path == "/ready":
@@ -347,10 +389,14 @@ class Handler(BaseHTTPRequestHandler):
             state.count("full")
             return 503, {"success": False, "error": "busy: stored rows not fetched yet"}, [
                 ("Retry-After", "1")]
+        unsafe = [0]
         try:
-            body = json.loads(raw.decode("utf-8"), parse_constant=reject_constant)
+            body = json.loads(raw.decode("utf-8"), parse_constant=reject_constant,
+                              parse_int=js_number_parser(unsafe))
         except (UnicodeDecodeError, ValueError, RecursionError):
             return 400, {"success": False, "error": "invalid JSON"}, []
+        if unsafe[0]:
+            state.count("unsafe_integers", unsafe[0])
         error = validate(body)
         if error is not None:
             return 400, {"success": False, "error": "validation failed: " + error}, []
@@ -417,6 +463,9 @@ class ControlHandler(BaseHTTPRequestHandler):
                 payload = {"count": len(state.rows)}
             elif url.path == "/control/stats":
                 payload = json.loads(json.dumps(state.stats))
+            elif url.path == "/control/correlation-count":
+                uuid = parse_qs(url.query).get("id", [""])[0]
+                payload = {"count": sum(1 for r in state.rows if r["correlation_id"] == uuid)}
             elif url.path == "/control/count":
                 status = parse_qs(url.query).get("status", [""])[0]
                 payload = {"count": state.stats["status"].get(status, 0)}

@@ -168,6 +168,42 @@ TEST_F(TestListenerTest, AcceptsEverySourceAndAnswersWithARowId) {
   EXPECT_EQ(listener_->CountWithStatus(200).value_or(-1), 4);
 }
 
+TEST_F(TestListenerTest, TheCorrelationViewReturnsOnlyRowsLinkedAtTheTopLevel) {
+  const std::string id = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+  ASSERT_EQ(Post(Envelope("pg_log", ",\"correlation_id\":\"" + id + "\"")).status, 200);
+  // The id only inside data: stored, but the listener does not link it.
+  ASSERT_EQ(Post("{\"project\":\"p\",\"timestamp\":1,\"source\":\"pg_log\",\"data\":"
+                 "{\"entries\":[{\"correlation_id\":\"" + id + "\"}]}}")
+                .status,
+            200);
+  Request req;
+  req.method = "GET";
+  req.url = listener_->base_url() + "/api/correlation/" + id;
+  req.ca_file = listener_->ca_file();
+  req.headers = {"Authorization: Bearer test-api-key"};
+  Response linked = Perform(curl_, req);
+  ASSERT_EQ(linked.status, 200) << linked.body;
+  EXPECT_NE(linked.body.find("\"count\": 1"), std::string::npos) << linked.body;
+  req.headers = {};
+  EXPECT_EQ(Perform(curl_, req).status, 401);
+  EXPECT_EQ(listener_->CorrelationRowCount(id).value_or(-1), 1);
+}
+
+TEST_F(TestListenerTest, IntegersBeyondTwoToTheFiftyThirdAreCountedAsUnsafe) {
+  // JSON.parse reads 4696375739796055123 as 4696375739796055000.
+  ASSERT_EQ(Post("{\"project\":\"p\",\"timestamp\":1,\"source\":\"pg_stat_statements\","
+                 "\"data\":{\"queryid\":4696375739796055123,\"calls\":9007199254740992,"
+                 "\"as_text\":\"4696375739796055123\"}}")
+                .status,
+            200);
+  auto stats = listener_->StatsJson();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_NE(stats->find("\"unsafe_integers\": 1"), std::string::npos) << *stats;
+  auto rows = listener_->StoredJson();
+  ASSERT_TRUE(rows.ok());
+  EXPECT_NE(rows->find("4.696375739796055e+18"), std::string::npos) << *rows;  // rounded
+}
+
 TEST_F(TestListenerTest, RejectsBodiesThatAreNotValidJsonObjects) {
   EXPECT_EQ(Post("{\"project\":").status, 400);
   EXPECT_EQ(Post("[1,2]").status, 400);
