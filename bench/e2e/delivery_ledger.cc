@@ -1,7 +1,10 @@
 #include "bench/e2e/delivery_ledger.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string_view>
 
 namespace pgagent::e2e {
@@ -49,17 +52,69 @@ void ForEachMarker(std::string_view text, std::vector<uint32_t>* counts) {
 
 std::string MarkerText(uint64_t n) { return std::string(kMarkerPrefix) + std::to_string(n); }
 
-void DeliveryLedger::AddRecordId(const std::string& record_id, const std::string& kind,
+double ParseRfc3339(const std::string& text) {
+  std::tm tm{};
+  double frac = 0;
+  int consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
+    return 0;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  if (consumed < static_cast<int>(text.size()) && text[consumed] == '.') {
+    frac = std::strtod(text.c_str() + consumed, nullptr);
+  }
+  return static_cast<double>(timegm(&tm)) + frac;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+bool DeliveryLedger::AddRecordId(const std::string& record_id, const std::string& kind,
                                  const std::string& part) {
   if (!record_parts_.insert({record_id, part}).second) {
     ++duplicate_record_rows_;
-    return;
+    return false;
   }
   const size_t colon = record_id.rfind(':');
-  if (colon == std::string::npos) return;
+  if (colon == std::string::npos) return false;
   const std::string boot = record_id.substr(0, colon);
   const uint64_t seq = std::strtoull(record_id.c_str() + colon + 1, nullptr, 10);
-  if (seqs_by_boot_[boot].insert(seq).second) ++records_by_kind_[kind];
+  if (!seqs_by_boot_[boot].insert(seq).second) return false;
+  ++records_by_kind_[kind];
+  return true;
+}
+
+void DeliveryLedger::NoteArrival(bool first, const std::string& collected_at,
+                                 double received_at) {
+  if (!first) return;
+  const double collected = ParseRfc3339(collected_at);
+  if (collected > 0) arrivals_.push_back({collected, received_at - collected});
+}
+
+void DeliveryLedger::AddSnapshots(const Struct& data, const std::string& kind,
+                                  double received_at) {
+  for (const char* key : {"snapshots", "agent_health"}) {
+    const Value* list = Field(data, key);
+    if (list == nullptr || list->kind_case() != Value::kListValue) continue;
+    const std::string element_kind = std::string(key) == "agent_health" ? "health" : kind;
+    for (const Value& v : list->list_value().values()) {
+      if (v.kind_case() != Value::kStructValue) continue;
+      const Struct& snapshot = v.struct_value();
+      const bool first = AddRecordId(StringField(snapshot, "record_id"), element_kind,
+                                     StringField(snapshot, "part"));
+      NoteArrival(first, StringField(snapshot, "collected_at"), received_at);
+      if (element_kind == "health" && StringField(snapshot, "component") == "shipperd") {
+        shipper_buffer_.emplace_back(
+            received_at, std::strtoull(StringField(snapshot, "buffer_records").c_str(), nullptr, 10));
+      }
+    }
+  }
 }
 
 void DeliveryLedger::AddLogEntries(const Struct& data) {
@@ -78,25 +133,37 @@ void DeliveryLedger::Add(const google::protobuf::ListValue& rows) {
     ++rows_;
     const std::string source = StringField(row, "source");
     ++rows_by_source_[source];
-    if (!StringField(row, "correlation_id").empty()) {
-      ++correlation_rows_;  // a copy of rows that the aggregate envelope also carries
+    const Value* received_value = Field(row, "received_at");
+    const double received_at =
+        received_value != nullptr ? received_value->number_value() : 0;
+    const std::string correlation_id = StringField(row, "correlation_id");
+    if (!correlation_id.empty()) {
+      ++correlation_rows_;  // one PHP request; its rows are in the aggregates too
+      auto [it, inserted] = linked_at_.emplace(correlation_id, received_at);
+      if (!inserted) it->second = std::min(it->second, received_at);
       continue;
     }
     const Value* data_value = Field(row, "data");
     if (data_value == nullptr || data_value->kind_case() != Value::kStructValue) continue;
     const Struct& data = data_value->struct_value();
-    const std::string part = StringField(data, "part");
     const Value* agent_value = Field(data, "agent");
-    if (agent_value != nullptr && agent_value->kind_case() == Value::kStructValue) {
-      const Struct& agent = agent_value->struct_value();
-      const std::string kind = StringField(agent, "kind");
-      const Value* records = Field(data, "records");
-      if (records != nullptr && records->kind_case() == Value::kListValue) {
-        for (const Value& id : records->list_value().values())
-          AddRecordId(id.string_value(), kind, part);
-      } else {
-        AddRecordId(StringField(agent, "record_id"), kind, part);
+    if (agent_value == nullptr || agent_value->kind_case() != Value::kStructValue) continue;
+    const Struct& agent = agent_value->struct_value();
+    const std::string kind = StringField(agent, "kind");
+    if (Field(data, "snapshots") != nullptr || Field(data, "agent_health") != nullptr) {
+      AddSnapshots(data, kind, received_at);
+      continue;
+    }
+    const std::string part = StringField(data, "part");
+    const std::string collected_at = StringField(agent, "collected_at");
+    const Value* records = Field(agent, "records");
+    if (records != nullptr && records->kind_case() == Value::kListValue) {
+      for (const Value& id : records->list_value().values()) {
+        NoteArrival(AddRecordId(id.string_value(), kind, part), collected_at, received_at);
       }
+    } else {
+      NoteArrival(AddRecordId(StringField(agent, "record_id"), kind, part), collected_at,
+                  received_at);
     }
     if (source == "pg_log") AddLogEntries(data);
   }

@@ -36,6 +36,7 @@ struct E2eOptions {
   bool run_overhead = true;
   bool run_soak = true;
   bool run_footprint = true;
+  bool run_budget = true;
   // Overhead.
   int pgbench_scale = 10;
   int pgbench_clients = 8;
@@ -74,6 +75,19 @@ struct E2eOptions {
   bool keep_dir = false;
   // Footprint: seconds at each interval.
   int footprint_s = 30;
+  // Budget (issue 19): the listener at its REAL limit (100 requests per minute per IP, fixed
+  // windows), the agent with its default budget at budget_interval_s, pgbench -R load,
+  // log_min_duration_statement = budget_log_min_ms, and a PHP-like client tagging requests
+  // both ways: budget_steady_s of steady state, then a listener outage of budget_outage_s,
+  // then up to budget_drain_limit_s for the backlog to drain.
+  int budget_steady_s = 120;
+  int budget_outage_s = 60;
+  int budget_drain_limit_s = 300;
+  int budget_interval_s = 1;
+  int budget_log_min_ms = 250;
+  int budget_pgbench_tps = 50;
+  double tagged_per_minute = 20;
+  int budget_drain_every_s = 15;
   // Progress lines (e.g. to stdout); may be empty.
   std::function<void(const std::string&)> progress;
 };
@@ -166,6 +180,35 @@ struct FootprintResult {
   uint64_t rows_received = 0;
 };
 
+// The budget phase (issue 19), measured at the listener.
+struct BudgetResult {
+  bool ran = false;
+  double steady_s = 0, outage_s = 0;
+  // The listener's own counts over the whole phase.
+  int responses_429 = -1, responses_400 = -1, responses_200 = -1;
+  int max_requests_in_a_window = -1;  // the most one fixed 60 s window saw
+  int unsafe_integers = -1;           // numbers JSON.parse would have rounded
+  uint64_t rows = 0, correlation_rows = 0;
+  // Delivery lag of records collected outside the outage (and its drain), and how many.
+  uint64_t live_records = 0;
+  double live_lag_p50_s = 0, live_lag_p99_s = 0, live_lag_max_s = 0;
+  // From the listener's return until every record collected before it had arrived;
+  // -1 when that did not happen within budget_drain_limit_s.
+  double drain_s = -1;
+  // shipperd's buffer depth (records) from its health: first and last of the steady state.
+  uint64_t buffer_records_early = 0, buffer_records_late = 0;
+  // The PHP-like client's requests and the listener's correlation view.
+  uint64_t tagged_slow_or_failing = 0, linked_slow_or_failing = 0,
+           linked_slow_or_failing_60s = 0;
+  uint64_t tagged_fast = 0, linked_fast = 0;
+  double tagged_per_minute = 0;
+  double linked_share_60s = 0;  // linked_slow_or_failing_60s / tagged_slow_or_failing
+  LedgerSummary ledger;
+  bool no_loss = false;  // no seq holes, every boot from 1, no harness gaps
+  std::string listener_stats_json;
+  std::string error;
+};
+
 struct E2eReport {
   E2eOptions options;
   std::map<std::string, std::string> environment;  // postgres version, cpus, kernel, ...
@@ -174,6 +217,7 @@ struct E2eReport {
   std::vector<OverheadResult> overhead;  // one per overhead_log_min_duration_ms
   SoakResult soak;
   std::vector<FootprintResult> footprints;
+  BudgetResult budget;
 
   std::string ToJson() const;
   std::string ToMarkdown() const;

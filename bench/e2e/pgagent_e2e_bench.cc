@@ -1,5 +1,7 @@
 // The end-to-end benchmark of issue 9 (overhead, soak with chaos, footprint) as a program:
-//   pgagent_e2e_bench [--full|--quick] [--out DIR] [--phases overhead,soak,footprint]
+//   pgagent_e2e_bench [--full|--quick] [--out DIR] [--phases overhead,soak,footprint,budget]
+//                     [--budget-steady-s N] [--budget-outage-s N] [--budget-drain-limit-s N]
+//                     [--budget-interval-s N] [--tagged-per-min N]
 //                     [--soak-s N] [--run-s N] [--pairs N] [--kills N] [--down-s N]
 //                     [--rotations N] [--pg-restarts N] [--lines-per-s N] [--footprint-s N]
 //                     [--log-min-ms 0,250] [--interval-s 1] [--seed N] [--drain-s N]
@@ -62,11 +64,24 @@ int main(int argc, char** argv) {
       std::stringstream ss(next());
       for (std::string p; std::getline(ss, p, ',');) phases.insert(p);
       for (const auto& p : phases) {
-        if (p != "overhead" && p != "soak" && p != "footprint") Usage("unknown phase " + p);
+        if (p != "overhead" && p != "soak" && p != "footprint" && p != "budget") {
+          Usage("unknown phase " + p);
+        }
       }
       o.run_overhead = phases.count("overhead") > 0;
       o.run_soak = phases.count("soak") > 0;
       o.run_footprint = phases.count("footprint") > 0;
+      o.run_budget = phases.count("budget") > 0;
+    } else if (a == "--budget-steady-s") {
+      o.budget_steady_s = IntFlag(a, next());
+    } else if (a == "--budget-outage-s") {
+      o.budget_outage_s = IntFlag(a, next());
+    } else if (a == "--budget-drain-limit-s") {
+      o.budget_drain_limit_s = IntFlag(a, next());
+    } else if (a == "--budget-interval-s") {
+      o.budget_interval_s = IntFlag(a, next());
+    } else if (a == "--tagged-per-min") {
+      o.tagged_per_minute = IntFlag(a, next());
     } else if (a == "--soak-s") {
       o.soak_s = IntFlag(a, next());
     } else if (a == "--run-s") {

@@ -22,9 +22,14 @@ google::protobuf::ListValue Rows(const std::string& json) {
   return rows;
 }
 
+// A coalesced snapshot envelope holding one record (as shipperd's encoder writes it).
 std::string Snapshot(const std::string& boot, int seq, const std::string& part = "") {
-  return R"({"source":"system_metrics","data":{)" + (part.empty() ? "" : "\"part\":" + part + ",") +
-         R"("agent":{"record_id":")" + boot + ":" + std::to_string(seq) + R"(","kind":"system"}}})";
+  return R"({"source":"system_metrics","received_at":1795773610.5,"data":{"snapshots":[{"record_id":")" +
+         boot + ":" + std::to_string(seq) +
+         R"(","collected_at":"2026-11-27T10:00:00.250Z")" +
+         (part.empty() ? "" : ",\"part\":" + part) +
+         R"(}],"count":1,"agent":{"record_id":")" + boot + ":" + std::to_string(seq) +
+         R"(","kind":"system"}}})";
 }
 
 TEST(DeliveryLedgerTest, ContiguousSeqsPerBootAreNoLossAndARepeatIsADuplicate) {
@@ -57,9 +62,9 @@ TEST(DeliveryLedgerTest, PartsOfOneRecordAreNotDuplicates) {
 
 TEST(DeliveryLedgerTest, CoalescedLogEnvelopesAccountForEveryRecordAndMarker) {
   DeliveryLedger ledger;
-  ledger.Add(Rows(R"([{"source":"pg_log","data":{"records":["a:1","a:2"],
+  ledger.Add(Rows(R"([{"source":"pg_log","data":{
       "entries":[{"message":"pgagent-e2e-mark 1"},{"message":"pgagent-e2e-mark 3"},{"message":"other"}],
-      "agent":{"record_id":"a:1","kind":"log"}}},
+      "agent":{"record_id":"a:1","kind":"log","records":["a:1","a:2"]}}},
      {"source":"pg_log","correlation_id":"x","data":{"entries":[{"message":"pgagent-e2e-mark 1"}],
       "agent":{"record_id":"a:1","kind":"log"}}},
      {"source":"pg_log","data":{"entries":[{"message":"pgagent-e2e-mark 3"}],
@@ -72,6 +77,36 @@ TEST(DeliveryLedgerTest, CoalescedLogEnvelopesAccountForEveryRecordAndMarker) {
   EXPECT_EQ(s.first_missing_markers, (std::vector<uint64_t>{2, 4}));
   EXPECT_EQ(s.marker_duplicates, 1u);  // the correlation copy is not counted
   EXPECT_EQ(ledger.MarkersSeenUpTo(3), 2u);
+}
+
+TEST(DeliveryLedgerTest, EachRecordsFirstArrivalGivesItsDeliveryLag) {
+  DeliveryLedger ledger;
+  ledger.Add(Rows("[" + Snapshot("a", 1) + "," + Snapshot("a", 1) + "]"));
+  ASSERT_EQ(ledger.arrivals().size(), 1u);  // the duplicate is not a second arrival
+  EXPECT_DOUBLE_EQ(ledger.arrivals()[0].collected_unix_s, 1795773600.25);
+  EXPECT_DOUBLE_EQ(ledger.arrivals()[0].lag_s, 10.25);
+  EXPECT_DOUBLE_EQ(Percentile({5, 1, 3, 2, 4}, 99), 5);
+  EXPECT_DOUBLE_EQ(Percentile({5, 1, 3, 2, 4}, 50), 3);
+}
+
+TEST(DeliveryLedgerTest, TopLevelCorrelationIdsAreLinkedAtTheirFirstRow) {
+  DeliveryLedger ledger;
+  ledger.Add(Rows(R"([{"source":"pg_log","correlation_id":"u1","received_at":20,"data":{}},
+      {"source":"pg_log","correlation_id":"u1","received_at":10,"data":{}},
+      {"source":"pg_log","received_at":5,"data":{"entries":[{"correlation_id":"u2"}],
+       "agent":{"record_id":"a:1","kind":"log"}}}])"));
+  EXPECT_EQ(ledger.linked_at().size(), 1u);  // u2 is only nested: not linked
+  EXPECT_DOUBLE_EQ(ledger.linked_at().at("u1"), 10);
+}
+
+TEST(DeliveryLedgerTest, ShipperdsBufferDepthIsReadFromItsHealth) {
+  DeliveryLedger ledger;
+  ledger.Add(Rows(R"([{"source":"system_metrics","received_at":30,"data":{"snapshots":[],
+      "agent_health":[{"record_id":"s:1","collected_at":"2026-11-27T10:00:00.000Z",
+      "component":"shipperd","buffer_records":"42"}],"agent":{"record_id":"s:1","kind":"health"}}}])"));
+  ASSERT_EQ(ledger.shipper_buffer().size(), 1u);
+  EXPECT_EQ(ledger.shipper_buffer()[0].second, 42u);
+  EXPECT_EQ(ledger.Summarize(0).records_by_kind.at("health"), 1u);
 }
 
 TEST(DeliveryLedgerTest, MarkerTextIsWhatTheLedgerLooksFor) {

@@ -82,6 +82,41 @@ TEST_F(E2eQuickTest, OverheadRunsCompleteWithAndWithoutTheAgentAndDataArrives) {
   }
 }
 
+// Issue 19: at the listener's real limit (100 requests/min, fixed windows, 429 +
+// Retry-After) the agent at interval_s = 1 is never refused, keeps up, links the PHP
+// requests that matter and drains an outage's backlog.
+TEST_F(E2eQuickTest, AtTheRealListenerLimitNothingIsRefusedAndLiveDataKeepsUp) {
+  const BudgetResult& b = report_->budget;
+  ASSERT_TRUE(b.ran);
+  EXPECT_EQ(b.error, "");
+  EXPECT_EQ(b.responses_429, 0) << b.listener_stats_json;
+  EXPECT_EQ(b.responses_400, 0) << b.listener_stats_json;
+  EXPECT_GT(b.responses_200, 0);
+  EXPECT_LE(b.max_requests_in_a_window, 80) << b.listener_stats_json;
+  EXPECT_EQ(b.unsafe_integers, 0);
+  EXPECT_GT(b.live_records, 100u);
+  EXPECT_LE(b.live_lag_p99_s, 60.0);
+  EXPECT_TRUE(b.no_loss);
+  EXPECT_EQ(b.ledger.seq_holes, 0u);
+}
+
+TEST_F(E2eQuickTest, AtTheRealListenerLimitTaggedSlowAndFailingRequestsAreLinked) {
+  const BudgetResult& b = report_->budget;
+  ASSERT_TRUE(b.ran);
+  ASSERT_GT(b.tagged_slow_or_failing, 10u);
+  EXPECT_GE(b.linked_share_60s, 0.99)
+      << b.linked_slow_or_failing_60s << " of " << b.tagged_slow_or_failing
+      << " linked within 60 s (" << b.linked_slow_or_failing << " at all)";
+}
+
+TEST_F(E2eQuickTest, AtTheRealListenerLimitAnOutagesBacklogDrains) {
+  const BudgetResult& b = report_->budget;
+  ASSERT_TRUE(b.ran);
+  EXPECT_GE(b.drain_s, 0) << "the backlog did not drain within "
+                          << report_->options.budget_drain_limit_s << " s";
+  EXPECT_LE(b.drain_s, 600);
+}
+
 TEST_F(E2eQuickTest, ChaosReallyHappenedDuringTheSoak) {
   const SoakResult& s = report_->soak;
   ASSERT_TRUE(s.ran);
