@@ -513,6 +513,9 @@ void CollectorDaemon::RunCycle(bool burst) {
     counters["log_bytes_read"] = ts.bytes_read;
     counters["log_rotations"] = ts.rotations;
     counters["log_truncations"] = ts.truncations;
+    counters["log_copies_finished"] = ts.copies_finished;
+    counters["log_skip_events"] = ts.skip_events;
+    counters["log_skipped_bytes"] = ts.skipped_bytes;
     const auto& ps = parts_->log_source->parse_stats();
     counters["log_unparsed_lines"] = ps.unparsed;
     counters["log_truncated_entries"] = ps.truncated;
