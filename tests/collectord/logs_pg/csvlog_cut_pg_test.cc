@@ -96,17 +96,21 @@ TEST(CsvlogCutPgTest, AStatementLongerThanTheLineCapIsOneTruncatedEntryAndNoneAf
   std::vector<std::string> after;
   int big_entries = 0;
   for (const auto& a : entries) {
+    if (a.entry.truncated()) {
+      // The cut statement: its columns up to the cut (application_name comes after the
+      // message, so it is gone), its text masked (an unterminated literal is not understood).
+      ++big_entries;
+      EXPECT_TRUE(a.entry.parsed());
+      EXPECT_EQ(a.entry.level(), "LOG");
+      EXPECT_GT(a.entry.pid(), 0);
+      EXPECT_LE(a.entry.message().size(), kMaxLineBytes);
+      continue;
+    }
     if (a.entry.application_name() != kApp) continue;
     ASSERT_TRUE(a.entry.parsed()) << a.entry.message().substr(0, 200);
     const std::string& m = a.entry.message();
     if (m.find("csv_cut_after_") != std::string::npos) {
-      EXPECT_FALSE(a.entry.truncated());
       after.push_back(m.substr(m.find("csv_cut_after_")));
-    } else if (m.find("SELECT length(") != std::string::npos) {
-      ++big_entries;
-      EXPECT_TRUE(a.entry.truncated());
-      EXPECT_EQ(a.entry.level(), "LOG");
-      EXPECT_LE(a.entry.message().size(), kMaxLineBytes);
     }
   }
   EXPECT_EQ(big_entries, 3);
