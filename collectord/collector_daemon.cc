@@ -519,7 +519,8 @@ void CollectorDaemon::RunCycle(bool burst) {
     const auto& ps = parts_->log_source->parse_stats();
     counters["log_unparsed_lines"] = ps.unparsed;
     counters["log_truncated_entries"] = ps.truncated;
-    counters["log_cut_bytes"] = ps.cut_bytes + parts_->log_source->tailer().line_stats().truncated_bytes;
+    counters["log_cut_bytes"] =
+        ps.cut_bytes + parts_->log_source->tailer().line_stats().truncated_bytes;
     counters["log_csv_resyncs"] = ps.csv_resyncs;
     counters["log_unacked_batches"] = parts_->log_source->unacked_batches();
     h.set_log_lag_bytes(LogLagBytes(parts_->log_source->tailer()));

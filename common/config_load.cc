@@ -691,9 +691,9 @@ Status Loader::CheckBufferFitsLargestRecord() {
   const bool blame_message =
       OriginOf(cap).source == Source::kDefault && OriginOf(message).source != Source::kDefault;
   const std::string why = "the buffer must hold two of the largest records (one IPC message, " +
-                          std::to_string(config_.ipc.max_message_bytes) + " bytes, each): " +
-                          std::to_string(config_.buffer.max_size_mb) + " MiB < " +
-                          std::to_string(need) + " bytes";
+                          std::to_string(config_.ipc.max_message_bytes) +
+                          " bytes, each): " + std::to_string(config_.buffer.max_size_mb) +
+                          " MiB < " + std::to_string(need) + " bytes";
   if (blame_message) {
     return Invalid(message, "is too large for " + KeyName(cap) + "; " + why + "; lower it to " +
                                 std::to_string(cap_bytes / 2) + " or raise " + KeyName(cap));

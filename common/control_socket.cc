@@ -10,9 +10,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <exception>
 #include <vector>
 
@@ -339,8 +339,8 @@ bool ControlServer::ReadAvailable(Connection& c) {
     size_t want = sizeof(buf);
     if (c.bytes.size() >= 4) {
       const auto* h = reinterpret_cast<const unsigned char*>(c.bytes.data());
-      const uint32_t size = (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) |
-                            (uint32_t{h[2]} << 8) | uint32_t{h[3]};
+      const uint32_t size =
+          (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) | (uint32_t{h[2]} << 8) | uint32_t{h[3]};
       if (size > options_.max_request_bytes) {
         Finish(c, ResourceExhaustedError("control frame of " + std::to_string(size) +
                                          " bytes exceeds the limit of " +
@@ -362,9 +362,9 @@ bool ControlServer::ReadAvailable(Connection& c) {
     }
     if (got < 0 && errno == EINTR) continue;
     if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
-    Finish(c, got == 0 ? UnavailableError("control socket: the peer closed the connection early")
-                       : UnavailableError(std::string("control socket: read: ") +
-                                          std::strerror(errno)));
+    Finish(c, got == 0
+                  ? UnavailableError("control socket: the peer closed the connection early")
+                  : UnavailableError(std::string("control socket: read: ") + std::strerror(errno)));
     return true;
   }
 }

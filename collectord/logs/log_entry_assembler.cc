@@ -256,10 +256,9 @@ void LogEntryAssembler::EmitCsv(std::vector<AssembledEntry>* out) {
   const bool cut = pending_.entry.truncated() || pending_.csv_in_quotes || pending_.csv_cut;
   LogEntry entry;
   bool unknown_zone = false;
-  const bool parsed =
-      cut ? CutCsvlogRecordToEntry(pending_.csv, pending_.csv_in_quotes, &csv_fields_, &entry,
-                                   &unknown_zone)
-          : CsvlogRecordToEntry(pending_.csv, &csv_fields_, &entry, &unknown_zone);
+  const bool parsed = cut ? CutCsvlogRecordToEntry(pending_.csv, pending_.csv_in_quotes,
+                                                   &csv_fields_, &entry, &unknown_zone)
+                          : CsvlogRecordToEntry(pending_.csv, &csv_fields_, &entry, &unknown_zone);
   if (parsed) {
     if (unknown_zone) ++stats_.unknown_timezone;
     if (cut) entry.set_truncated(true);

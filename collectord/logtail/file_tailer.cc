@@ -233,8 +233,8 @@ Status FileTailer::OpenResumed(const TailCursor& saved, const std::string& targe
     }
     NoteSkipped(target, std::nullopt,
                 "the file was truncated or replaced while collectord was stopped and no rotated "
-                "copy holds its unread part (after offset " + std::to_string(saved.offset) +
-                    "); reading it from the beginning");
+                "copy holds its unread part (after offset " +
+                    std::to_string(saved.offset) + "); reading it from the beginning");
     return OpenAt(target, std::move(file), 0, false);
   }
   // Rotated while we were stopped: finish the old file first if it is still around.
@@ -464,7 +464,8 @@ Result<bool> FileTailer::CheckTruncation(const FileStat& st) {
   if (f.seen_size > f.read_offset || f.read_offset > 0) {
     NoteSkipped(f.path, f.seen_size > f.read_offset ? f.seen_size - f.read_offset : 0,
                 "the file was truncated (copytruncate) and no rotated copy holds the part not "
-                "read yet (after offset " + std::to_string(f.read_offset) +
+                "read yet (after offset " +
+                    std::to_string(f.read_offset) +
                     "); lines written just before the truncation may be lost");
   }
   f.read_offset = 0;
@@ -501,10 +502,10 @@ void FileTailer::CheckRotation(TailPoll* out) {
   rotation_seen_.reset();
 }
 
-std::optional<FileTailer::NextFile> FileTailer::FindCopy(const std::string& path,
-                                                         uint64_t offset, uint64_t fingerprint,
-                                                         uint32_t fingerprint_len,
-                                                         uint64_t device, uint64_t inode) {
+std::optional<FileTailer::NextFile> FileTailer::FindCopy(const std::string& path, uint64_t offset,
+                                                         uint64_t fingerprint,
+                                                         uint32_t fingerprint_len, uint64_t device,
+                                                         uint64_t inode) {
   if (offset == 0) return std::nullopt;  // nothing was read: nothing to finish
   const std::string dir = DirName(path);
   const std::string base = BaseName(path);

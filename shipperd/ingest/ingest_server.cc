@@ -38,8 +38,7 @@ std::optional<IpcPeerCredentials> ParseIpcPeerAddress(std::string_view property)
   uint64_t numbers[3];
   for (int i = 2; i >= 0; --i) {
     const size_t colon = property.rfind(':');
-    if (colon == std::string_view::npos ||
-        !ParseNumber(property.substr(colon + 1), &numbers[i])) {
+    if (colon == std::string_view::npos || !ParseNumber(property.substr(colon + 1), &numbers[i])) {
       return std::nullopt;
     }
     property = property.substr(0, colon);

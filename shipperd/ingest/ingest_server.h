@@ -39,7 +39,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
 #include <zmq.hpp>
 
 #include "common/clock.h"
@@ -81,9 +80,9 @@ struct IngestStats {
   uint64_t buffer_errors = 0;
   uint64_t disconnects = 0;
   uint64_t peers = 0;
-  uint64_t refused_frames = 0;       // from a process that is not the collector (SO_PEERCRED)
-  uint64_t unstorable_records = 0;   // larger than the buffer cap: dead-lettered, acknowledged
-  uint64_t unstorable_dropped = 0;   // ... and too large for the dead-letter store too
+  uint64_t refused_frames = 0;      // from a process that is not the collector (SO_PEERCRED)
+  uint64_t unstorable_records = 0;  // larger than the buffer cap: dead-lettered, acknowledged
+  uint64_t unstorable_dropped = 0;  // ... and too large for the dead-letter store too
 };
 
 // SO_PEERCRED of an ipc:// connection.

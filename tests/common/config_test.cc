@@ -504,12 +504,15 @@ TEST_F(ConfigTest, BadValuesNameTheFileLineKeyAndProblem) {
 
 TEST_F(ConfigTest, AValueThatIsNotUtf8IsRefusedNamingTheKeyWithoutEchoingIt) {
   const std::string path = dir_.path() + "/pgagent.ini";
-  EXPECT_EQ(ErrorOf("[agent]\nhostname = db\xff" "1\n"),
-            path + ":2: [agent] hostname: is not valid UTF-8 (byte 3 of 4); write the value in "
-                   "UTF-8");
+  EXPECT_EQ(ErrorOf("[agent]\nhostname = db\xff"
+                    "1\n"),
+            path +
+                ":2: [agent] hostname: is not valid UTF-8 (byte 3 of 4); write the value in "
+                "UTF-8");
   // Overlong forms and surrogates are not UTF-8 either.
-  EXPECT_NE(ErrorOf("[listener]\nproject_id = \xc0\xaf\n").find("[listener] project_id: is not "
-                                                                 "valid UTF-8"),
+  EXPECT_NE(ErrorOf("[listener]\nproject_id = \xc0\xaf\n")
+                .find("[listener] project_id: is not "
+                      "valid UTF-8"),
             std::string::npos);
   EXPECT_NE(ErrorOf("[collection]\nlog_line_prefix = %m \xed\xa0\x80\n")
                 .find("[collection] log_line_prefix: is not valid UTF-8"),

@@ -1,7 +1,5 @@
 #include "common/control_socket.h"
 
-#include <thread>
-
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -11,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "tests/common_control/control_test_util.h"
 #include "tests/fakes/fake_clock.h"

@@ -64,12 +64,32 @@ std::string Quote(const std::string& v) {
 
 // A PG 15 csvlog record (26 columns), without its '\n'.
 std::string Record(const std::string& message, int line_num = 1) {
-  std::vector<std::string> c = {"2026-11-27 10:26:01.123 UTC", Quote("alice"), Quote("shop"),
-                                "4242", Quote("127.0.0.1:5555"), "6746f0a1.1092",
-                                std::to_string(line_num), Quote("SELECT"),
-                                "2026-11-27 10:25:00 UTC", "3/12", "0", "LOG", "00000",
-                                Quote(message), "", "", "", "", "", "", "", "", Quote("psql"),
-                                Quote("client backend"), "", "-42"};
+  std::vector<std::string> c = {"2026-11-27 10:26:01.123 UTC",
+                                Quote("alice"),
+                                Quote("shop"),
+                                "4242",
+                                Quote("127.0.0.1:5555"),
+                                "6746f0a1.1092",
+                                std::to_string(line_num),
+                                Quote("SELECT"),
+                                "2026-11-27 10:25:00 UTC",
+                                "3/12",
+                                "0",
+                                "LOG",
+                                "00000",
+                                Quote(message),
+                                "",
+                                "",
+                                "",
+                                "",
+                                "",
+                                "",
+                                "",
+                                "",
+                                Quote("psql"),
+                                Quote("client backend"),
+                                "",
+                                "-42"};
   std::string out;
   for (size_t i = 0; i < c.size(); ++i) out += (i ? "," : "") + c[i];
   return out;
@@ -126,7 +146,9 @@ TEST(CsvlogResyncTest, AnUnbalancedQuoteDoesNotSwallowTheRecordsAfterIt) {
   CsvFeeder f;
   f.Lines(Record("first") + "\n");
   // A hostile line: a record start with one quote too many, then junk with quotes.
-  f.Lines("2026-11-27 10:26:02.000 UTC,\"mallory\",\"shop\",1,\"x\",s,1,\"\",,,0,LOG,00000,\"he said \"\"hi\n");
+  f.Lines(
+      "2026-11-27 10:26:02.000 UTC,\"mallory\",\"shop\",1,\"x\",s,1,\"\",,,0,LOG,00000,\"he said "
+      "\"\"hi\n");
   f.Lines("\"\"\"\" junk \n");
   for (int i = 1; i <= 5; ++i) f.Lines(Record("after " + std::to_string(i)) + "\n");
   auto& out = f.Finish();
@@ -176,8 +198,8 @@ TEST(CsvlogResyncTest, AMultiLineQuotedFieldStillJoinsItsLines) {
 
 TEST(CsvlogResyncTest, ARecordOverTheEntryCapIsCutAndTheNextRecordArrives) {
   CsvFeeder f(LogAssemblerOptions{250ms, 1000});
-  f.Lines(Record("statement: SELECT '\n" + std::string(3000, 'y') + "\n" +
-                 std::string(3000, 'z') + "'") +
+  f.Lines(Record("statement: SELECT '\n" + std::string(3000, 'y') + "\n" + std::string(3000, 'z') +
+                 "'") +
           "\n");
   f.Lines(Record("next") + "\n");
   auto& out = f.Finish();

@@ -20,8 +20,8 @@ TEST(IpcPeerAddressTest, TheLastThreeNumbersAreUidGidAndPid) {
 }
 
 TEST(IpcPeerAddressTest, AnAddressWithoutCredentialsIsNotUnderstood) {
-  for (const char* text : {"", "localhost", "127.0.0.1:5555", "a:1:2", "a:1:2:x", "a:1::3",
-                           "a:-1:2:3", "a:1:2:3 "}) {
+  for (const char* text :
+       {"", "localhost", "127.0.0.1:5555", "a:1:2", "a:1:2:x", "a:1::3", "a:-1:2:3", "a:1:2:3 "}) {
     EXPECT_FALSE(ParseIpcPeerAddress(text).has_value()) << text;
   }
 }
@@ -30,7 +30,7 @@ TEST(IngestPeerAllowedTest, RootShipperdsUserAndTheCollectorsUserMaySend) {
   EXPECT_TRUE(IngestPeerAllowed(0, 998, 997));
   EXPECT_TRUE(IngestPeerAllowed(998, 998, 997));
   EXPECT_TRUE(IngestPeerAllowed(997, 998, 997));
-  EXPECT_FALSE(IngestPeerAllowed(1000, 998, 997));  // a DBA in the socket's group
+  EXPECT_FALSE(IngestPeerAllowed(1000, 998, 997));          // a DBA in the socket's group
   EXPECT_FALSE(IngestPeerAllowed(997, 998, std::nullopt));  // collector unknown: refused
   EXPECT_TRUE(IngestPeerAllowed(0, 998, std::nullopt));
 }
