@@ -513,7 +513,15 @@ void CollectorDaemon::RunCycle(bool burst) {
     counters["log_bytes_read"] = ts.bytes_read;
     counters["log_rotations"] = ts.rotations;
     counters["log_truncations"] = ts.truncations;
-    counters["log_unparsed_lines"] = parts_->log_source->parse_stats().unparsed;
+    counters["log_copies_finished"] = ts.copies_finished;
+    counters["log_skip_events"] = ts.skip_events;
+    counters["log_skipped_bytes"] = ts.skipped_bytes;
+    const auto& ps = parts_->log_source->parse_stats();
+    counters["log_unparsed_lines"] = ps.unparsed;
+    counters["log_truncated_entries"] = ps.truncated;
+    counters["log_cut_bytes"] =
+        ps.cut_bytes + parts_->log_source->tailer().line_stats().truncated_bytes;
+    counters["log_csv_resyncs"] = ps.csv_resyncs;
     counters["log_unacked_batches"] = parts_->log_source->unacked_batches();
     h.set_log_lag_bytes(LogLagBytes(parts_->log_source->tailer()));
     if (const auto committed = parts_->log_source->tailer().last_commit()) {

@@ -17,6 +17,7 @@
 
 #include "common/config.h"
 #include "common/config_keys.h"
+#include "common/json_util.h"
 
 namespace pgagent {
 namespace {
@@ -223,11 +224,13 @@ class Loader {
                        std::string_view credential);
   Result<std::string> ReadSecretFile(const std::string& file, const std::string& context);
   Status CheckStrings();
+  Status CheckUtf8(const KeySpec& spec, const std::string& value);
   Status CheckString(const KeySpec& spec, const std::string& value);
   Status CheckListener();
   Status CheckBudgetFits();
   Status CheckUrl(const KeySpec& spec, const std::string& url);
   Status CheckCrossKeys();
+  Status CheckBufferFitsLargestRecord();
   Status RequireNotGreater(const KeySpec& a, int64_t va, const KeySpec& b, int64_t vb,
                            std::string_view why);
   void RaiseStatementTimeout();
@@ -520,10 +523,21 @@ Status Loader::CheckStrings() {
   for (const KeySpec& spec : config_internal::AllKeySpecs()) {
     FieldPtr field = config_internal::Field(config_, spec);
     if (auto* s = std::get_if<std::string*>(&field)) {
+      PGAGENT_RETURN_IF_ERROR(CheckUtf8(spec, **s));
       PGAGENT_RETURN_IF_ERROR(CheckString(spec, **s));
     }
   }
   return Status::Ok();
+}
+
+// Every string goes into protobuf string fields (records, IPC frames) or log lines, which
+// require UTF-8: a bad byte would fail every frame later, so it is refused here. The value
+// is not echoed (it may be a secret, and it would not print).
+Status Loader::CheckUtf8(const KeySpec& spec, const std::string& value) {
+  const size_t bad = FirstInvalidUtf8(value);
+  if (bad == std::string::npos) return Status::Ok();
+  return Invalid(spec, "is not valid UTF-8 (byte " + std::to_string(bad + 1) + " of " +
+                           std::to_string(value.size()) + "); write the value in UTF-8");
 }
 
 size_t Utf8Length(std::string_view s) {
@@ -685,9 +699,34 @@ Status Loader::CheckCrossKeys() {
       RequireNotGreater(Spec("collection", "log_max_line_bytes"), c.collection.log_max_line_bytes,
                         Spec("ipc", "max_message_bytes"), c.ipc.max_message_bytes,
                         "a record carrying the longest line must fit one IPC message"));
+  PGAGENT_RETURN_IF_ERROR(CheckBufferFitsLargestRecord());
   // burst_interval_s >= interval_s is allowed: burst sampling then changes nothing (short
   // intervals, as in benchmarks, are already faster than any burst).
   return Status::Ok();
+}
+
+// A record is at most one IPC message. A buffer cap that cannot hold two of the largest would
+// make such a record unstorable (shipperd would refuse it forever), so it is refused here.
+Status Loader::CheckBufferFitsLargestRecord() {
+  const KeySpec& cap = Spec("buffer", "max_size_mb");
+  const KeySpec& message = Spec("ipc", "max_message_bytes");
+  const int64_t cap_bytes = config_.buffer.max_size_mb * (int64_t{1} << 20);
+  const int64_t need = 2 * config_.ipc.max_message_bytes;
+  if (cap_bytes >= need) return Status::Ok();
+  const int64_t min_mb = (need + (int64_t{1} << 20) - 1) >> 20;
+  const bool blame_message =
+      OriginOf(cap).source == Source::kDefault && OriginOf(message).source != Source::kDefault;
+  const std::string why = "the buffer must hold two of the largest records (one IPC message, " +
+                          std::to_string(config_.ipc.max_message_bytes) +
+                          " bytes, each): " + std::to_string(config_.buffer.max_size_mb) +
+                          " MiB < " + std::to_string(need) + " bytes";
+  if (blame_message) {
+    return Invalid(message, "is too large for " + KeyName(cap) + "; " + why + "; lower it to " +
+                                std::to_string(cap_bytes / 2) + " or raise " + KeyName(cap));
+  }
+  return Invalid(cap, "is too small for " + KeyName(message) + "; " + why + "; raise it to " +
+                          std::to_string(min_mb) + " or lower " + KeyName(message) +
+                          " (and [collection] log_max_line_bytes with it)");
 }
 
 // Error unless va <= vb, blamed on whichever of the two keys was set explicitly.

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -282,15 +283,37 @@ void ControlServer::Stop() {
 }
 
 void ControlServer::Loop() {
+  std::vector<Connection> open;
+  std::vector<pollfd> fds;
   while (!stop_) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    const int n = poll(fds, 2, 1000);
-    if (n <= 0 || stop_) continue;
-    if (fds[0].revents & (POLLERR | POLLNVAL)) {
-      PauseUnlessStopped();
-      continue;
+    fds.assign({{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}});
+    auto wake_at = Steady::now() + std::chrono::seconds(1);
+    for (const Connection& c : open) {
+      fds.push_back({c.fd, POLLIN, 0});
+      wake_at = std::min(wake_at, c.deadline);
     }
-    if (!(fds[0].revents & POLLIN)) continue;
+    const int n = poll(fds.data(), fds.size(), std::max(1, MillisLeft(wake_at)));
+    if (stop_) break;
+    if (n > 0 && (fds[0].revents & (POLLERR | POLLNVAL))) PauseUnlessStopped();
+    std::vector<Connection> still_open;
+    for (size_t i = 0; i < open.size(); ++i) {
+      Connection& c = open[i];
+      const bool ready = n > 0 && fds[i + 2].revents != 0;
+      if (ready && ReadAvailable(c)) continue;
+      if (!ready && Steady::now() >= c.deadline) {
+        Finish(c, DeadlineExceededError("control socket: timed out waiting for the request"));
+        continue;
+      }
+      still_open.push_back(std::move(c));
+    }
+    open = std::move(still_open);
+    if (n > 0 && (fds[0].revents & POLLIN)) AcceptAll(open);
+  }
+  for (Connection& c : open) close(c.fd);
+}
+
+void ControlServer::AcceptAll(std::vector<Connection>& open) {
+  for (int i = 0; i < 64; ++i) {
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       // EAGAIN/ECONNABORTED: the client gave up. EMFILE/ENFILE/ENOMEM would make poll()
@@ -299,10 +322,50 @@ void ControlServer::Loop() {
         ++counters_.io_errors;
         PauseUnlessStopped();
       }
+      return;
+    }
+    if (open.size() >= options_.max_connections) {
+      ++counters_.io_errors;  // the oldest waiting connection makes room
+      close(open.front().fd);
+      open.erase(open.begin());
+    }
+    open.push_back(Connection{fd, Steady::now() + options_.io_timeout, {}});
+  }
+}
+
+bool ControlServer::ReadAvailable(Connection& c) {
+  char buf[4096];
+  for (;;) {
+    size_t want = sizeof(buf);
+    if (c.bytes.size() >= 4) {
+      const auto* h = reinterpret_cast<const unsigned char*>(c.bytes.data());
+      const uint32_t size =
+          (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) | (uint32_t{h[2]} << 8) | uint32_t{h[3]};
+      if (size > options_.max_request_bytes) {
+        Finish(c, ResourceExhaustedError("control frame of " + std::to_string(size) +
+                                         " bytes exceeds the limit of " +
+                                         std::to_string(options_.max_request_bytes)));
+        return true;
+      }
+      if (c.bytes.size() == 4 + size_t{size}) {
+        Finish(c, c.bytes.substr(4));
+        return true;
+      }
+      want = std::min(want, 4 + size_t{size} - c.bytes.size());
+    } else {
+      want = 4 - c.bytes.size();
+    }
+    const ssize_t got = recv(c.fd, buf, want, MSG_DONTWAIT);
+    if (got > 0) {
+      c.bytes.append(buf, static_cast<size_t>(got));
       continue;
     }
-    Serve(fd);
-    close(fd);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+    Finish(c, got == 0
+                  ? UnavailableError("control socket: the peer closed the connection early")
+                  : UnavailableError(std::string("control socket: read: ") + std::strerror(errno)));
+    return true;
   }
 }
 
@@ -311,14 +374,20 @@ void ControlServer::PauseUnlessStopped() {
   poll(&wake, 1, 100);
 }
 
-void ControlServer::Serve(int fd) {
-  ControlResponse response = Answer(fd, Steady::now() + options_.io_timeout);
-  Reply(fd, response, Steady::now() + options_.io_timeout);
+void ControlServer::Finish(Connection& c, Result<std::string> frame) {
+  if (!frame.ok() && frame.status().code() == StatusCode::kUnavailable) {
+    ++counters_.io_errors;  // the peer hung up (or the read failed): nobody to answer
+    close(c.fd);
+    c.fd = -1;
+    return;
+  }
+  ControlResponse response = Answer(c.fd, std::move(frame));
+  Reply(c.fd, response, Steady::now() + options_.io_timeout);
+  close(c.fd);
+  c.fd = -1;
 }
 
-Result<pgagent::v1::ControlRequest> ControlServer::ReadRequest(int fd,
-                                                               Steady::time_point deadline) {
-  auto frame = ReadControlFrame(fd, options_.max_request_bytes, deadline);
+Result<pgagent::v1::ControlRequest> ControlServer::ParseRequest(Result<std::string> frame) {
   if (!frame.ok()) {
     if (frame.status().code() == StatusCode::kResourceExhausted) ++counters_.malformed;
     return frame.status();
@@ -331,10 +400,10 @@ Result<pgagent::v1::ControlRequest> ControlServer::ReadRequest(int fd,
   return request;
 }
 
-ControlResponse ControlServer::Answer(int fd, Steady::time_point deadline) {
+ControlResponse ControlServer::Answer(int fd, Result<std::string> frame) {
   // The request is read before the credential check so that a refused client reads our
   // answer instead of a reset.
-  auto request = ReadRequest(fd, deadline);
+  auto request = ParseRequest(std::move(frame));
   ucred cred{};
   socklen_t len = sizeof(cred);
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||

@@ -18,9 +18,12 @@
 //     file's group. Anyone else gets ok = false, "permission denied: ..." and is counted.
 // So the administrator grants pgagentctl access by adding a DBA to the daemon's group.
 //
-// Threads: ControlServer owns one thread that accepts connections and serves them one at
-// a time, calling the handler on that thread. Reads and writes of one connection are
-// bounded by io_timeout, so a stuck client delays others by at most about 2 x io_timeout.
+// Threads: ControlServer owns one thread that accepts connections and reads the requests of
+// all open connections at once (poll() over up to max_connections of them), so idle or slow
+// clients delay nobody: each must deliver its request within io_timeout of connecting, or it
+// gets a "timed out" answer and is closed (counted as io_errors). Complete requests are
+// answered one at a time on that thread, calling the handler there; writing an answer is
+// bounded by io_timeout. Beyond max_connections open ones, the oldest is closed.
 // Start() and Stop() belong to the owning thread; counters() may be read from any thread.
 // ControlClient::Call is reentrant.
 #pragma once
@@ -73,6 +76,7 @@ struct ControlServerOptions {
   size_t max_request_bytes = kControlMaxRequestBytes;
   size_t max_response_bytes = kControlMaxResponseBytes;
   std::chrono::milliseconds io_timeout{2000};
+  size_t max_connections = 64;
 };
 
 struct ControlServerCounters {
@@ -108,14 +112,23 @@ class ControlServer {
 
  private:
   ControlServer(ControlServerOptions options, int listen_fd, int wake_fd, gid_t socket_gid);
+  // A connection whose request is still being read.
+  struct Connection {
+    int fd = -1;
+    std::chrono::steady_clock::time_point deadline;
+    std::string bytes;  // received so far: the 4-byte length, then the request
+  };
   void Loop();
+  void AcceptAll(std::vector<Connection>& open);
+  // Reads what is available. True when the connection is done with (answered or broken).
+  bool ReadAvailable(Connection& c);
   // Waits 100 ms, or less when Stop() is called.
   void PauseUnlessStopped();
-  void Serve(int fd);
-  // Reads the request; on failure returns the error response to send.
-  Result<pgagent::v1::ControlRequest> ReadRequest(int fd,
-                                                  std::chrono::steady_clock::time_point deadline);
-  pgagent::v1::ControlResponse Answer(int fd, std::chrono::steady_clock::time_point deadline);
+  // Answers (from a complete frame or the error that ended reading it) and closes.
+  void Finish(Connection& c, Result<std::string> frame);
+  // Parses the request; on failure returns the error to answer.
+  Result<pgagent::v1::ControlRequest> ParseRequest(Result<std::string> frame);
+  pgagent::v1::ControlResponse Answer(int fd, Result<std::string> frame);
   void Reply(int fd, const pgagent::v1::ControlResponse& response,
              std::chrono::steady_clock::time_point deadline);
 

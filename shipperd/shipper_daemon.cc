@@ -70,6 +70,7 @@ Status ShipperDaemon::Start() {
   IngestOptions io;
   io.runtime_dir = config_.ipc.runtime_dir;
   io.max_message_bytes = config_.ipc.max_message_bytes;
+  io.collector_state_dir = config_.agent.state_dir;
   RecordBuffer& ingest_into = correlating_ ? static_cast<RecordBuffer&>(*correlating_) : buffer_;
   PGAGENT_ASSIGN_OR_RETURN(ingest_, IngestServer::Bind(io, ingest_into, clock_));
   dispatcher_ = std::make_unique<Dispatcher>(DispatcherOptionsFrom(config_), buffer_,
@@ -98,18 +99,33 @@ void ShipperDaemon::Stop() {
 }
 
 void ShipperDaemon::IngestLoop() {
-  bool failing = false;
   while (!stop_) {
+    // Only a record written to the buffer proves it works again (acks also answer
+    // duplicates and resynchronisations, which write nothing).
+    auto written = [this] {
+      const IngestStats i = ingest_->stats();
+      return i.records_stored + i.unstorable_records;
+    };
+    const uint64_t written_before = written();
     Status s = ingest_->Poll(200ms);
     ingest_beat_ms_ = MonoMs(clock_);
-    if (!s.ok() && !failing) {
-      log::Error("ingest.buffer_failed", {{"error", s.ToString()},
-                                          {"effect", "records are not acknowledged; collectord keeps and resends them"}});
-    } else if (s.ok() && failing) {
-      log::Info("ingest.buffer_recovered");
+    FailureStreak::Change change = FailureStreak::Change::kNone;
+    if (!s.ok()) {
+      change = buffer_streak_.OnFailure();
+    } else if (written() != written_before) {
+      change = buffer_streak_.OnSuccess();
     }
-    failing = !s.ok();
-    if (failing) std::this_thread::sleep_for(100ms);
+    ingest_failed_polls_ = buffer_streak_.total_failures();
+    if (change == FailureStreak::Change::kStartedFailing) {
+      log::Error("ingest.buffer_failed",
+                 {{"error", s.ToString()},
+                  {"effect", "records are not acknowledged; collectord keeps and resends them"},
+                  {"note", "logged once per failure streak; counted in ingest_failed_polls"}});
+    } else if (change == FailureStreak::Change::kRecovered) {
+      log::Info("ingest.buffer_recovered",
+                {{"failed_polls", buffer_streak_.last_streak_failures()}});
+    }
+    if (!s.ok()) std::this_thread::sleep_for(100ms);
   }
 }
 
@@ -198,6 +214,10 @@ pgagent::v1::AgentHealth ShipperDaemon::Health() const {
     c["ipc_out_of_order"] = i.out_of_order;
     c["ipc_disconnects"] = i.disconnects;
     c["ipc_buffer_errors"] = i.buffer_errors;
+    c["ipc_refused_frames"] = i.refused_frames;
+    c["ipc_unstorable_records"] = i.unstorable_records;
+    c["ipc_unstorable_dropped"] = i.unstorable_dropped;
+    c["ingest_failed_polls"] = ingest_failed_polls_;
   }
   if (auto stats = buffer_.Stats(); stats.ok()) {
     h.set_buffer_records(stats->records);

@@ -25,6 +25,7 @@
 #include "shipperd/delivery/correlating_buffer.h"
 #include "shipperd/delivery/dispatcher.h"
 #include "shipperd/delivery/transport.h"
+#include "shipperd/ingest/failure_streak.h"
 #include "shipperd/ingest/ingest_server.h"
 
 namespace pgagent {
@@ -83,6 +84,8 @@ class ShipperDaemon {
   std::mutex wake_mu_;
   std::condition_variable wake_;
   std::atomic<int64_t> ingest_beat_ms_{0};
+  FailureStreak buffer_streak_;  // ingest thread only
+  std::atomic<uint64_t> ingest_failed_polls_{0};
   std::atomic<int64_t> delivery_beat_ms_{0};
   std::string boot_id_;
   uint64_t health_seq_ = 0;

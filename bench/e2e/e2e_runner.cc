@@ -373,8 +373,8 @@ class Runner {
   // requests are held ("hang") during the fetch so no row is stored between fetch and clear.
   Status Drain(bool listener_down);
   // The budget phase's figures from the ledger, the client and the listener.
-  void SummarizeBudget(const std::vector<TaggedRequest>& requests, double outage_from,
-                       double outage_until, BudgetResult* out);
+  void SummarizeBudget(const std::vector<TaggedRequest>& requests, double phase_start,
+                       double outage_from, double outage_until, BudgetResult* out);
   void Progress(double t, const std::string& what, std::vector<ChaosEvent>* events) const {
     if (events) events->push_back({t, what});
     char buf[32];
@@ -928,7 +928,8 @@ void Runner::Soak(SoakResult* out) {
            &out->events);
   // Graceful stop: collectord hands over what it holds, shipperd delivers what it stored.
   const int c_exit = collector.Stop(15s);
-  for (int quiet = 0, i = 0; quiet < 2 && i < 60; ++i) {
+  // Quiet for longer than an aggregate interval (15 s): live aggregates wait that long.
+  for (int quiet = 0, i = 0; quiet < 12 && i < 90; ++i) {
     std::this_thread::sleep_for(2s);
     ledger_.Flush();
     const uint64_t before = ledger_.Summarize(0).rows;
@@ -981,13 +982,15 @@ int StatsNumber(const std::string& json, const std::string& key) {
 
 }  // namespace
 
-void Runner::SummarizeBudget(const std::vector<TaggedRequest>& requests, double outage_from,
-                             double outage_until, BudgetResult* out) {
+void Runner::SummarizeBudget(const std::vector<TaggedRequest>& requests, double phase_start,
+                             double outage_from, double outage_until, BudgetResult* out) {
   ledger_.Flush();
   std::vector<double> lags;
   ledger_.Inspect([&](const DeliveryLedger& ledger) {
+    // Records waiting for their aggregate when the listener went down are outage records
+    // too: a minute before it counts as the outage.
     for (const Arrival& a : ledger.arrivals()) {
-      if (a.collected_unix_s >= outage_from && a.collected_unix_s <= outage_until) continue;
+      if (a.collected_unix_s >= outage_from - 60 && a.collected_unix_s <= outage_until) continue;
       lags.push_back(a.lag_s);
     }
     for (const TaggedRequest& r : requests) {
@@ -1006,7 +1009,19 @@ void Runner::SummarizeBudget(const std::vector<TaggedRequest>& requests, double 
                                                              r.issued_unix_s <= outage_until
                                                          ? outage_until
                                                          : r.issued_unix_s);
-      out->linked_slow_or_failing_60s += linked && it->second - since <= 60;
+      const bool in_time = linked && it->second - since <= 60;
+      out->linked_slow_or_failing_60s += in_time;
+      if (!in_time && out->late.size() < 10) {
+        char buf[160];
+        std::snprintf(buf, sizeof(buf), "%s %s by %s, issued %.1f s into the phase: %s",
+                      r.kind.c_str(), r.correlation_id.c_str(),
+                      r.comment ? "comment" : "application_name", r.issued_unix_s - phase_start,
+                      linked ? ("linked after " + std::to_string(static_cast<int>(
+                                                      it->second - r.issued_unix_s)) + " s")
+                                   .c_str()
+                             : "never linked");
+        out->late.push_back(buf);
+      }
     }
     const auto& buffer = ledger.shipper_buffer();
     if (!buffer.empty()) {
@@ -1079,6 +1094,7 @@ void Runner::Budget(BudgetResult* out) {
       dir_ + "/budget-pgbench.log");
   client.Start();
   const auto t0 = Clock::now();
+  const double phase_start = UnixNowS();
   Progress(0, "budget: started at the listener's real limit (interval " +
                   std::to_string(o_.budget_interval_s) + " s, " +
                   std::to_string(static_cast<int>(o_.tagged_per_minute)) +
@@ -1128,14 +1144,15 @@ void Runner::Budget(BudgetResult* out) {
   run_until(SecondsSince(t0) + 45, false, nullptr);
   if (pgbench.ok()) (*pgbench)->Stop(5s);
   collector.Stop(15s);
-  std::this_thread::sleep_for(3s);
+  // What collectord handed over last waits up to an aggregate interval for its request.
+  run_until(SecondsSince(t0) + 30, false, nullptr);
   shipper.Stop(15s);
   (void)Drain(false);
   (void)pg_->Psql("ALTER SYSTEM RESET log_min_duration_statement; SELECT pg_reload_conf();");
   const auto requests = client.requests();
   out->tagged_per_minute = requests.size() / std::max(1.0, SecondsSince(t0) / 60.0);
-  SummarizeBudget(requests, outage_from, outage_until + (out->drain_s < 0 ? 1e9 : out->drain_s),
-                  out);
+  SummarizeBudget(requests, phase_start, outage_from,
+                  outage_until + (out->drain_s < 0 ? 1e9 : out->drain_s), out);
   char buf[200];
   std::snprintf(buf, sizeof(buf),
                 "budget: 429=%d 400=%d max/window=%d lag p99 %.1f s drain %.0f s linked %.3f",
@@ -1563,6 +1580,8 @@ std::string E2eReport::ToMarkdown() const {
        << "| 64-bit numbers JSON.parse would round | " << b.unsafe_integers << " | 0 |\n"
        << "| seq holes / boots not from 1 | " << b.ledger.seq_holes << " / "
        << b.ledger.boots_not_starting_at_1 << " | 0 / 0 |\n\n";
+    for (const std::string& late : b.late) md << "- late or not linked: " << late << "\n";
+    if (!b.late.empty()) md << "\n";
     if (!b.error.empty()) md << "Error: " << b.error << "\n\n";
   }
   for (const OverheadResult& overhead : overhead) {

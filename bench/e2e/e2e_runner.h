@@ -203,6 +203,7 @@ struct BudgetResult {
   uint64_t tagged_fast = 0, linked_fast = 0;
   double tagged_per_minute = 0;
   double linked_share_60s = 0;  // linked_slow_or_failing_60s / tagged_slow_or_failing
+  std::vector<std::string> late;  // up to 10 slow or failing requests not linked in time
   LedgerSummary ledger;
   bool no_loss = false;  // no seq holes, every boot from 1, no harness gaps
   std::string listener_stats_json;

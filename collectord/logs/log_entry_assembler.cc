@@ -1,5 +1,6 @@
 #include "collectord/logs/log_entry_assembler.h"
 
+#include <cctype>
 #include <utility>
 
 #include "collectord/logs/log_enricher.h"
@@ -14,6 +15,44 @@ using pgagent::v1::LogEntry;
 std::string_view WithoutCr(std::string_view s) {
   if (!s.empty() && s.back() == '\r') s.remove_suffix(1);
   return s;
+}
+
+bool Digits(std::string_view s, size_t pos, size_t n) {
+  if (pos + n > s.size()) return false;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
+// True when `line` starts like a csvlog record: "YYYY-MM-DD HH:MM:SS.mmm ZONE," followed by
+// the user name column (quoted or empty).
+bool LooksLikeCsvlogRecordStart(std::string_view line) {
+  if (line.size() < 26 || !Digits(line, 0, 4) || line[4] != '-' || !Digits(line, 5, 2) ||
+      line[7] != '-' || !Digits(line, 8, 2) || line[10] != ' ' || !Digits(line, 11, 2) ||
+      line[13] != ':' || !Digits(line, 14, 2) || line[16] != ':' || !Digits(line, 17, 2) ||
+      line[19] != '.' || !Digits(line, 20, 3) || line[23] != ' ') {
+    return false;
+  }
+  size_t p = 24;
+  while (p < line.size() && p < 24 + 10 &&
+         (std::isalnum(static_cast<unsigned char>(line[p])) || line[p] == '+' || line[p] == '-')) {
+    ++p;
+  }
+  return p > 24 && p + 1 < line.size() && line[p] == ',' &&
+         (line[p + 1] == '"' || line[p + 1] == ',');
+}
+
+// A csvlog record cut short (an open quoted field, missing trailing columns): closes the
+// field and adds the missing columns, so that what was read parses as an entry. False when
+// even that does not parse.
+bool CutCsvlogRecordToEntry(std::string record, bool in_quotes, std::vector<std::string>* fields,
+                            LogEntry* entry, bool* unknown_zone) {
+  if (!record.empty() && record.back() == '\r') record.pop_back();
+  if (in_quotes) record.push_back('"');
+  if (!SplitCsvRecord(record, fields) || fields->size() > 26) return false;
+  record.append(26 - fields->size(), ',');
+  return CsvlogRecordToEntry(record, fields, entry, unknown_zone);
 }
 
 }  // namespace
@@ -142,26 +181,49 @@ void LogEntryAssembler::AppendToPart(std::string_view text, bool truncated, bool
 }
 
 void LogEntryAssembler::PushCsv(const LogLine& line, std::vector<AssembledEntry>* out) {
+  if (pending_.active && (pending_.csv_in_quotes || pending_.csv_cut) &&
+      LooksLikeCsvlogRecordStart(line.text)) {
+    ++stats_.csv_resyncs;  // the open record cannot go on: this line starts the next one
+    EmitPending(out);
+  }
+  if (pending_.active && pending_.csv_cut) {
+    stats_.cut_bytes += line.text.size() + 1;  // the unknown rest of a cut record
+    pending_.end_offset = line.end_offset;
+    return;
+  }
   if (!pending_.active) {
     if (line.text.empty()) return;
     pending_.active = true;
     pending_.csv.clear();
     pending_.csv_in_quotes = false;
+    pending_.csv_cut = false;
     pending_.bytes = 0;
     pending_.entry.Clear();
   } else {
     if (pending_.bytes < options_.max_entry_bytes) pending_.csv.push_back('\n');
     ++pending_.bytes;
   }
+  AppendCsvLine(line);
+  // A cut line may have held the record's end: wait for the next record start (or idle).
+  if (!pending_.csv_in_quotes && !pending_.csv_cut) EmitPending(out);
+}
+
+void LogEntryAssembler::AppendCsvLine(const LogLine& line) {
   size_t room =
       pending_.bytes < options_.max_entry_bytes ? options_.max_entry_bytes - pending_.bytes : 0;
-  if (line.text.size() > room) pending_.entry.set_truncated(true);
-  pending_.csv.append(line.text.substr(0, room));
+  if (line.text.size() > room) {
+    pending_.entry.set_truncated(true);
+    stats_.cut_bytes += line.text.size() - room;
+  }
+  std::string_view kept = std::string_view(line.text).substr(0, room);
+  pending_.csv.append(kept);
   pending_.bytes += line.text.size();
-  if (line.truncated) pending_.entry.set_truncated(true);
-  pending_.csv_in_quotes = CsvQuoteStateAfter(line.text, pending_.csv_in_quotes);
+  pending_.csv_in_quotes = CsvQuoteStateAfter(kept, pending_.csv_in_quotes);
+  if (line.truncated || kept.size() < line.text.size()) {
+    pending_.entry.set_truncated(true);
+    pending_.csv_cut = true;
+  }
   pending_.end_offset = line.end_offset;
-  if (!pending_.csv_in_quotes) EmitPending(out);
 }
 
 void LogEntryAssembler::PushJson(const LogLine& line, std::vector<AssembledEntry>* out) {
@@ -181,22 +243,33 @@ void LogEntryAssembler::EmitPending(std::vector<AssembledEntry>* out) {
   if (!pending_.active) return;
   pending_.active = false;
   if (parser_.format() == LogFormat::kCsvlog) {
-    bool truncated = pending_.entry.truncated();
-    LogEntry entry;
-    bool unknown_zone = false;
-    if (!pending_.csv_in_quotes && !truncated &&
-        CsvlogRecordToEntry(pending_.csv, &csv_fields_, &entry, &unknown_zone)) {
-      if (unknown_zone) ++stats_.unknown_timezone;
-      Emit(std::move(entry), pending_.end_offset, out);
-    } else {
-      LogLine raw{pending_.csv, truncated, pending_.end_offset};
-      EmitUnparsed(raw, out);
-    }
-    pending_.csv.clear();
+    EmitCsv(out);
     return;
   }
   Emit(std::move(pending_.entry), pending_.end_offset, out);
   pending_.entry.Clear();
+}
+
+// A complete record parses as is; a cut one (cut line, open quote at a resync or at the end)
+// is parsed as far as it goes and flagged truncated; what does not parse is sent unparsed.
+void LogEntryAssembler::EmitCsv(std::vector<AssembledEntry>* out) {
+  const bool cut = pending_.entry.truncated() || pending_.csv_in_quotes || pending_.csv_cut;
+  LogEntry entry;
+  bool unknown_zone = false;
+  const bool parsed = cut ? CutCsvlogRecordToEntry(pending_.csv, pending_.csv_in_quotes,
+                                                   &csv_fields_, &entry, &unknown_zone)
+                          : CsvlogRecordToEntry(pending_.csv, &csv_fields_, &entry, &unknown_zone);
+  if (parsed) {
+    if (unknown_zone) ++stats_.unknown_timezone;
+    if (cut) entry.set_truncated(true);
+    Emit(std::move(entry), pending_.end_offset, out);
+  } else {
+    LogLine raw{pending_.csv, cut, pending_.end_offset};
+    EmitUnparsed(raw, out);
+  }
+  pending_.csv.clear();
+  pending_.csv_cut = false;
+  pending_.csv_in_quotes = false;
 }
 
 void LogEntryAssembler::EmitUnparsed(const LogLine& line, std::vector<AssembledEntry>* out) {

@@ -8,6 +8,16 @@
 // order; call FlushIfIdle() when no line arrived for a while (a stderr entry is only known
 // to be complete when the next one starts); Flush() before switching to another file.
 //
+// csvlog resynchronisation: a record whose quote never closes (a line cut at max_line_bytes
+// inside a quoted field, hostile unbalanced quotes, binary junk) would otherwise swallow every
+// record after it. So while a record is open inside quotes, or after one of its lines was cut,
+// a line that starts like a csvlog record (its log_time column, "YYYY-MM-DD HH:MM:SS.mmm
+// ZONE,") ends it: the cut record is emitted as an entry with truncated = true (its columns
+// up to the cut, the open field closed) and the new line starts the next record. The lines of
+// a cut record up to the next record start are dropped and counted (cut_bytes). A quoted
+// field that itself holds a line starting like a record is split there (both parts arrive,
+// flagged truncated): the price of never losing the records that follow.
+//
 // Thread-safety: not thread-safe; one thread (the tailer's) drives an instance. The
 // LogParser must outlive the assembler.
 #pragma once
@@ -44,6 +54,8 @@ struct LogParseStats {
   uint64_t redaction_failed = 0;  // fields replaced by the fail-closed marker
   uint64_t invalid_utf8 = 0;      // fields in which invalid UTF-8 was replaced
   uint64_t unknown_timezone = 0;  // timestamps whose zone was not understood (taken as UTC)
+  uint64_t cut_bytes = 0;         // bytes dropped from entries over max_entry_bytes or damaged
+  uint64_t csv_resyncs = 0;       // csv records ended early at the start of the next record
 };
 
 class LogEntryAssembler {
@@ -77,6 +89,7 @@ class LogEntryAssembler {
     Part part = Part::kMessage;
     std::string csv;  // csvlog: the record so far, lines joined by '\n'
     bool csv_in_quotes = false;
+    bool csv_cut = false;  // a line of this record was cut: its rest is unknown
     size_t bytes = 0;
     uint64_t end_offset = 0;
     std::chrono::steady_clock::time_point last_push{};
@@ -84,6 +97,8 @@ class LogEntryAssembler {
 
   void PushStderr(const LogLine& line, std::vector<AssembledEntry>* out);
   void PushCsv(const LogLine& line, std::vector<AssembledEntry>* out);
+  void AppendCsvLine(const LogLine& line);
+  void EmitCsv(std::vector<AssembledEntry>* out);
   void PushJson(const LogLine& line, std::vector<AssembledEntry>* out);
   bool SameProcess(const StderrLine& line) const;
   void StartStderrEntry(const StderrLine& sl, const LogLine& line);

@@ -21,6 +21,8 @@ bool IsCompressedName(std::string_view name) {
   return false;
 }
 
+std::string BaseName(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
 std::string DirName(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -145,6 +147,7 @@ void FileTailer::Poll(TailPoll* out) {
   out->file = TailedFile{current_->path, current_->device, current_->inode};
   bool at_eof = false;
   Status status = ReadNew(out, &at_eof);
+  out->file = TailedFile{current_->path, current_->device, current_->inode};  // may be a copy
   if (!status.ok()) {
     NoteFailure(status, current_->path);
     return;
@@ -173,7 +176,16 @@ void FileTailer::ObservePath() {
     }
     return false;
   };
-  if (known(st->device, st->inode) || queued_.size() >= kMaxQueuedFiles) return;
+  if (known(st->device, st->inode)) return;
+  if (queued_.size() >= kMaxQueuedFiles) {
+    if (overflow_warned_ != std::make_pair(st->device, st->inode)) {
+      overflow_warned_ = std::make_pair(st->device, st->inode);
+      NoteSkipped(options_.path, st->size,
+                  "more rotations than can be held open while reading is behind; this file "
+                  "may be skipped");
+    }
+    return;
+  }
   auto file = fs_.Open(options_.path);
   if (!file.ok()) return;  // retried on the next poll
   auto fst = (*file)->Stat();
@@ -204,11 +216,25 @@ Status FileTailer::OpenResumed(const TailCursor& saved, const std::string& targe
                                                      saved.fingerprint, saved.fingerprint_len));
     if (same) return OpenAt(target, std::move(file), saved.offset, false);
     ++stats_.resume_mismatches;
-    log::Info("logtail.offset_reset",
-              {{"path", target},
-               {"saved_offset", saved.offset},
-               {"size", st.size},
-               {"reason", "file truncated or inode reused; reading it from the beginning"}});
+    if (auto copy = FindCopy(target, saved.offset, saved.fingerprint, saved.fingerprint_len,
+                             st.device, st.inode)) {
+      // copytruncate while we were stopped: finish the copy, then the file from 0.
+      ++stats_.copies_finished;
+      log::Info("logtail.resuming_in_copy", {{"path", target},
+                                             {"copy", copy->path},
+                                             {"saved_offset", saved.offset},
+                                             {"then", "the truncated file from its beginning"}});
+      // Copies made after it (copytruncate again) come next, oldest first, then the file.
+      if (auto copy_st = copy->file->Stat(); copy_st.ok()) {
+        QueueRotatedSiblings(target, *copy_st, st);
+      }
+      queued_.push_back(NextFile{target, std::move(file), st.device, st.inode});
+      return OpenAt(copy->path, std::move(copy->file), saved.offset, false);
+    }
+    NoteSkipped(target, std::nullopt,
+                "the file was truncated or replaced while collectord was stopped and no rotated "
+                "copy holds its unread part (after offset " +
+                    std::to_string(saved.offset) + "); reading it from the beginning");
     return OpenAt(target, std::move(file), 0, false);
   }
   // Rotated while we were stopped: finish the old file first if it is still around.
@@ -221,15 +247,23 @@ Status FileTailer::OpenResumed(const TailCursor& saved, const std::string& targe
                                      saved.fingerprint_len)
                       : Result<bool>(false);
       if (same.ok() && *same) {
-        if (!pattern_mode()) QueueRotatedSiblings(*old_st, st);
+        if (!pattern_mode()) {
+          QueueRotatedSiblings(options_.path, *old_st, st);
+        } else if (!pattern_->Matches(BaseName(*old_path))) {
+          // Renamed out of the pattern (logrotate on a fixed log_filename): the files rotated
+          // after it are named like it was, and the pattern sees only the newest.
+          QueueRotatedSiblings(saved.path, *old_st, st);
+        }
         return OpenAt(*old_path, std::move(old_file).value(), saved.offset, false);
       }
       ++stats_.resume_mismatches;  // a reused inode number: not our old file
     }
   }
-  log::Info("logtail.saved_file_gone", {{"saved_path", saved.path},
-                                        {"path", target},
-                                        {"action", "reading the current file from the beginning"}});
+  NoteSkipped(saved.path, std::nullopt,
+              "the file being read when collectord stopped is gone (deleted or rotated away "
+              "while collectord was stopped); its lines after offset " +
+                  std::to_string(saved.offset) + " are lost; reading " + target +
+                  " from the beginning");
   return OpenAt(target, std::move(file), 0, false);
 }
 
@@ -237,9 +271,10 @@ Status FileTailer::OpenResumed(const TailCursor& saved, const std::string& targe
 // (named like the log plus a suffix, e.g. postgresql.log.1 or postgresql.log-20261127, not
 // compressed, modified later than the old file) are queued in modification order, so that they
 // are read before the current file.
-void FileTailer::QueueRotatedSiblings(const FileStat& old_file, const FileStat& current_file) {
-  const std::string dir = DirName(options_.path);
-  const std::string base = options_.path.substr(options_.path.rfind('/') + 1);
+void FileTailer::QueueRotatedSiblings(const std::string& base_path, const FileStat& old_file,
+                                      const FileStat& current_file) {
+  const std::string dir = DirName(base_path);
+  const std::string base = BaseName(base_path);
   auto names = fs_.ListDirectory(dir);
   if (!names.ok()) return;
   std::vector<Candidate> siblings;
@@ -256,7 +291,11 @@ void FileTailer::QueueRotatedSiblings(const FileStat& old_file, const FileStat& 
     return std::tie(a.stat.mtime_ns, a.path) < std::tie(b.stat.mtime_ns, b.path);
   });
   for (Candidate& c : siblings) {
-    if (queued_.size() >= kMaxQueuedFiles) break;
+    if (queued_.size() >= kMaxQueuedFiles) {
+      NoteSkipped(c.path, c.stat.size,
+                  "more files were rotated while collectord was stopped than can be queued");
+      continue;
+    }
     auto file = fs_.Open(c.path);
     if (!file.ok()) continue;
     queued_.push_back(NextFile{c.path, std::move(file).value(), c.stat.device, c.stat.inode});
@@ -370,9 +409,14 @@ std::optional<std::string> FileTailer::NextPatternFile() {
 
 Status FileTailer::ReadNew(TailPoll* out, bool* at_eof) {
   PGAGENT_ASSIGN_OR_RETURN(FileStat st, current_->file->Stat());
+  const uint64_t copies = stats_.copies_finished;
   PGAGENT_ASSIGN_OR_RETURN(bool restarted, CheckTruncation(st));
   if (restarted) out->restarted = true;
+  if (stats_.copies_finished != copies) {  // now reading the copy: its size, not the file's
+    PGAGENT_ASSIGN_OR_RETURN(st, current_->file->Stat());
+  }
   current_->mtime_ns = st.mtime_ns;
+  current_->seen_size = st.size;
   size_t budget = options_.max_bytes_per_poll;
   bool read_any = false;
   while (budget > 0) {
@@ -408,10 +452,22 @@ Result<bool> FileTailer::CheckTruncation(const FileStat& st) {
   }
   if (!rewritten) return false;
   ++stats_.truncations;
-  log::Info("logtail.file_truncated", {{"path", f.path},
-                                       {"offset", f.read_offset},
-                                       {"size", st.size},
-                                       {"action", "reading it again from the beginning"}});
+  if (auto copy = FindCopy(f.path, f.read_offset, f.read_fingerprint, f.read_fingerprint_len,
+                           f.device, f.inode)) {
+    log::Info("logtail.file_truncated", {{"path", f.path},
+                                         {"offset", f.read_offset},
+                                         {"copy", copy->path},
+                                         {"action", "finishing the copy, then the file from 0"}});
+    ContinueInCopy(std::move(*copy));
+    return false;  // the same content goes on in the copy
+  }
+  if (f.seen_size > f.read_offset || f.read_offset > 0) {
+    NoteSkipped(f.path, f.seen_size > f.read_offset ? f.seen_size - f.read_offset : 0,
+                "the file was truncated (copytruncate) and no rotated copy holds the part not "
+                "read yet (after offset " +
+                    std::to_string(f.read_offset) +
+                    "); lines written just before the truncation may be lost");
+  }
   f.read_offset = 0;
   splitter_.Reset(0);
   rotation_seen_.reset();
@@ -421,7 +477,7 @@ Result<bool> FileTailer::CheckTruncation(const FileStat& st) {
 
 void FileTailer::CheckRotation(TailPoll* out) {
   std::optional<std::string> next_path;
-  if (pattern_mode()) next_path = NextPatternFile();
+  if (pattern_mode() && queued_.empty()) next_path = NextPatternFile();
   if (!next_path && queued_.empty()) {
     rotation_seen_.reset();
     return;
@@ -444,6 +500,54 @@ void FileTailer::CheckRotation(TailPoll* out) {
     queued_.pop_front();
   }
   rotation_seen_.reset();
+}
+
+std::optional<FileTailer::NextFile> FileTailer::FindCopy(const std::string& path, uint64_t offset,
+                                                         uint64_t fingerprint,
+                                                         uint32_t fingerprint_len, uint64_t device,
+                                                         uint64_t inode) {
+  if (offset == 0) return std::nullopt;  // nothing was read: nothing to finish
+  const std::string dir = DirName(path);
+  const std::string base = BaseName(path);
+  auto names = fs_.ListDirectory(dir);
+  if (!names.ok()) return std::nullopt;
+  std::optional<NextFile> best;
+  int64_t best_mtime = 0;
+  for (const std::string& name : *names) {
+    if (name.size() <= base.size() || name.rfind(base, 0) != 0 || IsCompressedName(name)) continue;
+    const std::string candidate = dir + "/" + name;
+    auto file = fs_.Open(candidate);
+    if (!file.ok()) continue;
+    auto st = (*file)->Stat();
+    if (!st.ok() || !st->regular || (st->device == device && st->inode == inode)) continue;
+    auto same = StillMatches(**file, st->size, offset, fingerprint, fingerprint_len);
+    if (!same.ok() || !*same || (best && st->mtime_ns < best_mtime)) continue;
+    best_mtime = st->mtime_ns;
+    best = NextFile{candidate, std::move(file).value(), st->device, st->inode};
+  }
+  return best;
+}
+
+void FileTailer::ContinueInCopy(NextFile copy) {
+  OpenFile& f = *current_;
+  queued_.push_front(NextFile{f.path, std::move(f.file), f.device, f.inode});
+  f.file = std::move(copy.file);
+  f.path = copy.path;
+  f.device = copy.device;
+  f.inode = copy.inode;
+  rotation_seen_.reset();
+  ++stats_.copies_finished;
+}
+
+void FileTailer::NoteSkipped(std::string_view path, std::optional<uint64_t> bytes,
+                             std::string_view reason) {
+  ++stats_.skip_events;
+  if (bytes) stats_.skipped_bytes += *bytes;
+  log::Warn("logtail.lines_skipped",
+            {{"path", path},
+             {"skipped_bytes", bytes ? std::to_string(*bytes) : std::string("unknown")},
+             {"reason", reason},
+             {"effect", "log lines may be missing from the listener"}});
 }
 
 Status FileTailer::UpdateReadFingerprint() {

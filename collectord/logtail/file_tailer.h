@@ -31,6 +31,20 @@
 // is read from its end (options.start_at_beginning: from 0), unless it did not exist yet when
 // the tailer started (then all of it is new and it is read from 0).
 //
+// copytruncate, at run time or while collectord was down: when the file shrank below the
+// offset (or the bytes before it changed), its unread tail now exists only in the copy. The
+// copy is found by name (the file's name plus a suffix, in its directory) and by the
+// fingerprint of the bytes before the offset; it is read from that offset first, then the
+// truncated file from 0. In pattern mode, a saved file renamed out of the pattern while
+// collectord was down (log_filename = postgresql.log rotated by logrotate) is followed by
+// its renamed siblings, oldest first, as in path mode, so no file between it and the newest
+// is skipped.
+//
+// Whenever lines may have been skipped (no copy found, the saved file gone, more rotations
+// than can be queued), a warning logtail.lines_skipped says so, with the bytes known to be
+// skipped (a lower bound; "unknown" when the size cannot be known), and stats() count them
+// (skip_events, skipped_bytes; collectord's health and pgagentctl status show them).
+//
 // Backpressure: while Pause()d, Poll() reads nothing (the log file is the buffer); in path
 // mode it still stats the path and holds new files open, so rotations during a pause are kept. A
 // missing or unreadable file is logged once per change of state and retried with exponential
@@ -115,6 +129,9 @@ struct TailerStats {
   uint64_t paused_polls = 0;
   uint64_t commits = 0;
   uint64_t commit_failures = 0;
+  uint64_t copies_finished = 0;  // copytruncate: the rotated copy was read before the file
+  uint64_t skip_events = 0;      // "lines may have been skipped" warnings (logtail.lines_skipped)
+  uint64_t skipped_bytes = 0;    // bytes known to be skipped by those (a lower bound)
 };
 
 class FileTailer {
@@ -164,6 +181,7 @@ class FileTailer {
     uint64_t read_offset = 0;
     uint64_t read_fingerprint = 0;  // of the bytes just before read_offset
     uint32_t read_fingerprint_len = 0;
+    uint64_t seen_size = 0;  // size at the last read: what is known to exist
   };
   // A file to read after the open one; `file` is null when it is opened at the switch.
   struct NextFile {
@@ -194,7 +212,17 @@ class FileTailer {
   std::optional<std::string> FindByInode(uint64_t device, uint64_t inode);
   std::optional<std::string> NextPatternFile();
   void ObservePath();
-  void QueueRotatedSiblings(const FileStat& old_file, const FileStat& current_file);
+  void QueueRotatedSiblings(const std::string& base_path, const FileStat& old_file,
+                            const FileStat& current_file);
+  // The copy of `path` (same directory, its name plus a suffix) holding, just before
+  // `offset`, the bytes of the fingerprint; never the file (device, inode) itself.
+  std::optional<NextFile> FindCopy(const std::string& path, uint64_t offset, uint64_t fingerprint,
+                                   uint32_t fingerprint_len, uint64_t device, uint64_t inode);
+  // The open file was truncated: continue in `copy` at the same offset (same bytes), then
+  // read the truncated file from 0.
+  void ContinueInCopy(NextFile copy);
+  // Warns that lines may have been skipped. `bytes` is a lower bound; nullopt: unknown.
+  void NoteSkipped(std::string_view path, std::optional<uint64_t> bytes, std::string_view reason);
   Status ReadNew(TailPoll* out, bool* at_eof);
   Result<bool> CheckTruncation(const FileStat& st);
   void CheckRotation(TailPoll* out);
@@ -217,6 +245,7 @@ class FileTailer {
   bool missing_at_start_ = false;
   std::optional<NextFile> switch_to_;
   std::deque<NextFile> queued_;
+  std::optional<std::pair<uint64_t, uint64_t>> overflow_warned_;  // (device, inode) not queued
 
   std::optional<std::chrono::steady_clock::time_point> rotation_seen_;
   uint64_t rotation_seen_offset_ = 0;

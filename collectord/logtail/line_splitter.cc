@@ -77,7 +77,10 @@ void LineSplitter::Feed(std::string_view data, std::vector<TailLine>* out) {
     std::string_view piece = data.substr(pos, end - pos);
     if (!skip_first_line_) {
       const size_t room = max_line_bytes_ - partial_.size();
-      if (piece.size() > room) partial_truncated_ = true;
+      if (piece.size() > room) {
+        partial_truncated_ = true;
+        stats_.truncated_bytes += piece.size() - room;
+      }
       partial_.append(piece.substr(0, std::min(room, piece.size())));
     }
     if (nl == nullptr) break;

@@ -27,6 +27,7 @@ struct TailLine {
 struct LineStats {
   uint64_t lines = 0;
   uint64_t truncated_lines = 0;
+  uint64_t truncated_bytes = 0;     // bytes of long lines skipped beyond max_line_bytes
   uint64_t invalid_utf8_lines = 0;  // lines where invalid UTF-8 was replaced
   uint64_t nul_bytes = 0;           // NUL bytes removed
 };

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <set>
 
 #include "common/ipc_frame.h"
+#include "common/log.h"
 
 namespace pgagent {
 
@@ -16,8 +18,41 @@ using pgagent::v1::Record;
 struct IngestServer::AtomicStats {
   std::atomic<uint64_t> frames{0}, records_stored{0}, duplicates{0}, acks_sent{0}, hellos{0},
       malformed_frames{0}, bad_protocol_version{0}, invalid_records{0}, out_of_order{0},
-      hello_required{0}, buffer_errors{0}, disconnects{0}, peers{0};
+      hello_required{0}, buffer_errors{0}, disconnects{0}, peers{0}, refused_frames{0},
+      unstorable_records{0}, unstorable_dropped{0};
 };
+
+namespace {
+
+constexpr size_t kMaxRefusedPidsLogged = 256;
+
+bool ParseNumber(std::string_view text, uint64_t* out) {
+  if (text.empty()) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace
+
+std::optional<IpcPeerCredentials> ParseIpcPeerAddress(std::string_view property) {
+  uint64_t numbers[3];
+  for (int i = 2; i >= 0; --i) {
+    const size_t colon = property.rfind(':');
+    if (colon == std::string_view::npos || !ParseNumber(property.substr(colon + 1), &numbers[i])) {
+      return std::nullopt;
+    }
+    property = property.substr(0, colon);
+  }
+  IpcPeerCredentials c;
+  c.uid = static_cast<uid_t>(numbers[0]);
+  c.gid = static_cast<gid_t>(numbers[1]);
+  c.pid = static_cast<pid_t>(numbers[2]);
+  return c;
+}
+
+bool IngestPeerAllowed(uid_t peer_uid, uid_t self_uid, std::optional<uid_t> collector_uid) {
+  return peer_uid == 0 || peer_uid == self_uid || (collector_uid && peer_uid == *collector_uid);
+}
 
 IngestServer::IngestServer(const IngestOptions& options, RecordBuffer& buffer, const Clock& clock)
     : options_(options),
@@ -28,6 +63,7 @@ IngestServer::IngestServer(const IngestOptions& options, RecordBuffer& buffer, c
       context_(1),
       socket_(context_, zmq::socket_type::router),
       monitor_(context_, zmq::socket_type::pair),
+      self_uid_(::geteuid()),
       stats_(std::make_unique<AtomicStats>()) {}
 
 IngestServer::~IngestServer() {
@@ -99,6 +135,13 @@ std::vector<IngestServer::Incoming> IngestServer::ReceiveBatch(std::chrono::mill
       if (more && socket_.recv(payload, zmq::recv_flags::dontwait)) {
         in.bytes = payload.to_string();
         more = payload.more();
+        // The connection's credentials ride on the messages it sent (not always on the
+        // routing id part, which the ROUTER makes up).
+        try {
+          in.peer = ParseIpcPeerAddress(payload.gets("Peer-Address"));
+        } catch (const zmq::error_t&) {
+          // No credentials for this connection: refused in HandleBatch.
+        }
       }
       while (more) {  // extra parts are not part of the protocol: drain and count
         zmq::message_t extra;
@@ -119,9 +162,10 @@ Status IngestServer::HandleBatch(std::vector<Incoming>& batch) {
   const auto now = clock_.Monotonic();
   std::vector<Record> to_store;
   std::map<std::string, uint64_t> next_hwm;   // identity -> hwm after this batch
-  std::set<std::string> resynced, told_hello;  // one control answer per peer per batch
+  std::set<std::string> resynced, told_hello, refused;  // one answer per peer per batch
 
   for (Incoming& in : batch) {
+    if (!Authorized(in, refused)) continue;
     auto frame = DecodeFrame(in.bytes, options_.max_message_bytes);
     if (!frame.ok()) {
       ++stats_->malformed_frames;
@@ -191,15 +235,7 @@ Status IngestServer::HandleBatch(std::vector<Incoming>& batch) {
     to_store.push_back(std::move(*frame->mutable_record()->mutable_record()));
   }
 
-  if (!to_store.empty()) {
-    auto outcome = buffer_.Append(to_store);
-    if (!outcome.ok()) {
-      ++stats_->buffer_errors;
-      return outcome.status().WithContext("store records");
-    }
-    stats_->records_stored += outcome->stored_seqs.size();
-    stats_->duplicates += outcome->duplicate_seqs.size();
-  }
+  if (!to_store.empty()) PGAGENT_RETURN_IF_ERROR(Store(to_store));
   for (const auto& [identity, hwm] : next_hwm) {
     auto it = peers_.find(identity);
     if (it == peers_.end()) continue;
@@ -210,6 +246,107 @@ Status IngestServer::HandleBatch(std::vector<Incoming>& batch) {
     Send(identity, ack);
     ++stats_->acks_sent;
   }
+  return Status::Ok();
+}
+
+bool IngestServer::Authorized(const Incoming& in, std::set<std::string>& refused_in_batch) {
+  if (in.peer && IngestPeerAllowed(in.peer->uid, self_uid_, CollectorUid())) return true;
+  ++stats_->refused_frames;
+  const pid_t pid = in.peer ? in.peer->pid : 0;
+  if (refused_pids_logged_.size() >= kMaxRefusedPidsLogged) refused_pids_logged_.clear();
+  if (refused_pids_logged_.insert(pid).second) {
+    const std::optional<uid_t> collector = CollectorUid();
+    log::Warn("ingest.peer_refused",
+              {{"uid", in.peer ? std::to_string(in.peer->uid) : "unknown"},
+               {"pid", static_cast<int64_t>(pid)},
+               {"collector_uid", collector ? std::to_string(*collector) : "unknown"},
+               {"collector_state_dir", options_.collector_state_dir},
+               {"effect",
+                "its frames are ignored: only root, shipperd's user and the owner of "
+                "collectord's state directory may send records"}});
+  }
+  if (refused_in_batch.insert(in.identity).second) {
+    Frame reply;
+    reply.mutable_reject()->set_reason(
+        "permission denied: this process is not the collector (SO_PEERCRED uid " +
+        (in.peer ? std::to_string(in.peer->uid) : std::string("unknown")) + ")");
+    Send(in.identity, reply);
+  }
+  return false;
+}
+
+// The owner of collectord's state directory, looked up again at most once a second while a
+// sender is refused (the directory may be created after shipperd started).
+std::optional<uid_t> IngestServer::CollectorUid() {
+  if (options_.collector_state_dir.empty()) return std::nullopt;
+  const auto now = clock_.Monotonic();
+  if (collector_uid_checked_ && now - *collector_uid_checked_ < std::chrono::seconds(1)) {
+    return collector_uid_;
+  }
+  collector_uid_checked_ = now;
+  struct stat st {};
+  if (::stat(options_.collector_state_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    collector_uid_ = st.st_uid;
+  }
+  return collector_uid_;
+}
+
+Status IngestServer::Store(const std::vector<Record>& records) {
+  auto outcome = buffer_.Append(records);
+  if (!outcome.ok() && outcome.status().code() == StatusCode::kResourceExhausted) {
+    return StoreOneByOne(records);
+  }
+  if (!outcome.ok()) {
+    ++stats_->buffer_errors;
+    return outcome.status().WithContext("store records");
+  }
+  stats_->records_stored += outcome->stored_seqs.size();
+  stats_->duplicates += outcome->duplicate_seqs.size();
+  return Status::Ok();
+}
+
+// One transaction per record, so that the one the buffer cannot hold is found and set aside
+// while every other record is stored in order.
+Status IngestServer::StoreOneByOne(const std::vector<Record>& records) {
+  for (const Record& record : records) {
+    auto outcome = buffer_.Append({record});
+    if (!outcome.ok() && outcome.status().code() == StatusCode::kResourceExhausted) {
+      PGAGENT_RETURN_IF_ERROR(DeadLetterUnstorable(record, outcome.status()));
+      continue;
+    }
+    if (!outcome.ok()) {
+      ++stats_->buffer_errors;
+      return outcome.status().WithContext("store records");
+    }
+    stats_->records_stored += outcome->stored_seqs.size();
+    stats_->duplicates += outcome->duplicate_seqs.size();
+  }
+  return Status::Ok();
+}
+
+Status IngestServer::DeadLetterUnstorable(const Record& record, const Status& why) {
+  DeadLetter letter;
+  letter.http_status = 0;  // never sent: refused by the buffer
+  letter.response_body = "not buffered: " + why.message() +
+                         " ([buffer] max_size_mb); requeue it after raising the cap";
+  letter.records = {record};
+  Status stored = buffer_.AddDeadLetter(letter);
+  if (!stored.ok() && stored.code() != StatusCode::kResourceExhausted) {
+    ++stats_->buffer_errors;
+    return stored.WithContext("dead-letter an unstorable record");
+  }
+  const bool kept = stored.ok();
+  ++(kept ? stats_->unstorable_records : stats_->unstorable_dropped);
+  log::Warn(kept ? "ingest.record_dead_lettered" : "ingest.record_dropped",
+            {{"boot_id", record.id().boot_id()},
+             {"seq", record.id().seq()},
+             {"kind", std::string(RecordKindName(record.kind()))},
+             {"bytes", static_cast<uint64_t>(record.ByteSizeLong())},
+             {"error", kept ? why.message() : why.message() + "; " + stored.message()},
+             {"effect", kept ? "kept as a dead letter (pgagentctl deadletter list); the records "
+                               "behind it are stored"
+                             : "LOST: too large for the dead-letter store too; the records "
+                               "behind it are stored"}});
   return Status::Ok();
 }
 
@@ -305,6 +442,9 @@ IngestStats IngestServer::stats() const {
   s.buffer_errors = stats_->buffer_errors;
   s.disconnects = stats_->disconnects;
   s.peers = stats_->peers;
+  s.refused_frames = stats_->refused_frames;
+  s.unstorable_records = stats_->unstorable_records;
+  s.unstorable_dropped = stats_->unstorable_dropped;
   return s;
 }
 

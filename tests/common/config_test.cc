@@ -506,6 +506,36 @@ TEST_F(ConfigTest, BadValuesNameTheFileLineKeyAndProblem) {
   }
 }
 
+TEST_F(ConfigTest, AValueThatIsNotUtf8IsRefusedNamingTheKeyWithoutEchoingIt) {
+  const std::string path = dir_.path() + "/pgagent.ini";
+  EXPECT_EQ(ErrorOf("[agent]\nhostname = db\xff"
+                    "1\n"),
+            path +
+                ":2: [agent] hostname: is not valid UTF-8 (byte 3 of 4); write the value in "
+                "UTF-8");
+  // Overlong forms and surrogates are not UTF-8 either.
+  EXPECT_NE(ErrorOf("[listener]\nproject_id = \xc0\xaf\n")
+                .find("[listener] project_id: is not "
+                      "valid UTF-8"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[collection]\nlog_line_prefix = %m \xed\xa0\x80\n")
+                .find("[collection] log_line_prefix: is not valid UTF-8"),
+            std::string::npos);
+  // A secret is checked too, and never echoed.
+  const std::string secret = ErrorOf("[database]\npassword = s3cr\xe9t\n");
+  EXPECT_NE(secret.find("[database] password: is not valid UTF-8"), std::string::npos) << secret;
+  EXPECT_EQ(secret.find("s3cr"), std::string::npos) << secret;
+  // The environment is checked like the file.
+  auto env = LoadText("", {{"BITVILLE_PG_AGENT_HOSTNAME", "h\x80"}});
+  ASSERT_FALSE(env.ok());
+  EXPECT_NE(env.status().message().find("[agent] hostname: is not valid UTF-8"), std::string::npos)
+      << env.status().message();
+  // Valid multi-byte UTF-8 passes.
+  auto ok = LoadText("[agent]\nhostname = h\xc3\xb6st-\xe2\x82\xac\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->config.agent.hostname, "h\xc3\xb6st-\xe2\x82\xac");
+}
+
 TEST_F(ConfigTest, PlainHttpIsAcceptedOnlyWhenAllowedExplicitly) {
   auto loaded = LoadText(
       "[listener]\nurl = http://127.0.0.1:8080/ingest/postgres\n"

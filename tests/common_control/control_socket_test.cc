@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "tests/common_control/control_test_util.h"
 #include "tests/fakes/fake_clock.h"
@@ -85,6 +86,55 @@ TEST_F(ControlSocketTest, ServesManyRequestsOneAfterAnother) {
     ASSERT_TRUE(response.ok()) << response.status().ToString();
   }
   EXPECT_EQ(server->counters().served.load(), 20u);
+}
+
+TEST_F(ControlSocketTest, TwentyIdleConnectionsDoNotDelayARequest) {
+  ControlServerOptions options;
+  options.io_timeout = 2000ms;
+  auto server = StartServer(std::move(options));
+  std::vector<int> idle;
+  for (int i = 0; i < 20; ++i) {
+    const int fd = RawConnect(socket_path_);
+    ASSERT_GE(fd, 0);
+    idle.push_back(fd);
+  }
+  // One more that sends half a request and stalls.
+  const int slow = RawConnect(socket_path_);
+  ASSERT_GE(slow, 0);
+  ASSERT_EQ(send(slow, "\0\0", 2, 0), 2);
+  // Served one at a time, each idle connection would hold the server for io_timeout (40 s in
+  // all): the answer comes well within one second instead.
+  for (int i = 0; i < 3; ++i) {
+    auto response = ControlClient::Call(socket_path_, StatusRequest(), 1000ms);
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_EQ(response->status().component(), "test-daemon");
+  }
+  // The idle ones are answered "timed out" after io_timeout and closed, and counted.
+  ControlResponse timed_out = ReadResponse(idle[0]);
+  EXPECT_FALSE(timed_out.ok());
+  EXPECT_NE(timed_out.error().find("timed out"), std::string::npos) << timed_out.error();
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (server->counters().io_errors.load() < 21 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(10ms);  // waits for the server's own deadlines to pass
+  }
+  EXPECT_EQ(server->counters().io_errors.load(), 21u);
+  for (int fd : idle) close(fd);
+  close(slow);
+  EXPECT_EQ(server->counters().served.load(), 3u);
+}
+
+TEST_F(ControlSocketTest, ConnectionsBeyondTheLimitCloseTheOldestWaitingOne) {
+  ControlServerOptions options;
+  options.max_connections = 4;
+  options.io_timeout = 10s;
+  auto server = StartServer(std::move(options));
+  std::vector<int> idle;
+  for (int i = 0; i < 8; ++i) idle.push_back(RawConnect(socket_path_));
+  auto response = ControlClient::Call(socket_path_, StatusRequest(), 2000ms);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  char byte;
+  EXPECT_EQ(recv(idle[0], &byte, 1, 0), 0);  // closed to make room
+  for (int fd : idle) close(fd);
 }
 
 TEST_F(ControlSocketTest, SocketPathIsTheControlDirPlusTheComponentName) {

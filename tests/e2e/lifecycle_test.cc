@@ -124,6 +124,16 @@ TEST_F(LifecycleTest, AnInvalidConfigExits78WithFileAndLine) {
   }
 }
 
+TEST_F(LifecycleTest, AConfigValueThatIsNotUtf8Exits78NamingTheKey) {
+  const std::string path = Config("[agent]\nhostname = db\xe9v\n");
+  for (const char* daemon : {"collectord/pgagent-collectord", "shipperd/pgagent-shipperd"}) {
+    auto out = testing::RunProcess({Bin(daemon), path});
+    ASSERT_TRUE(out.ok());
+    EXPECT_EQ(out->exit_code, 78) << daemon << ": " << out->err;
+    EXPECT_NE(out->err.find("[agent] hostname: is not valid UTF-8"), std::string::npos) << out->err;
+  }
+}
+
 TEST_F(LifecycleTest, ShipperdExits69WhenItsBufferCannotBeOpened) {
   // A valid config whose buffer directory would have to live below a regular file.
   const std::string blocker = dir_ + "/not-a-dir";

@@ -388,6 +388,14 @@ TEST_F(PgagentctlTest, CheckConfigRejectsABadFileWithItsLineAndExit78) {
   EXPECT_TRUE(Contains(report.error(), bad + ":4:")) << report.error();
 }
 
+TEST_F(PgagentctlTest, CheckConfigRejectsAValueThatIsNotUtf8WithExit78NamingTheKey) {
+  const std::string bad = dir_.File("latin1.ini");
+  std::ofstream(bad) << "[agent]\nhostname = m\xfcnchen-db1\n";
+  RunOutput run = Ctl({"check-config", bad});
+  EXPECT_EQ(run.exit_code, 78) << run.out << run.err;
+  EXPECT_TRUE(Contains(run.err, bad + ":2: [agent] hostname: is not valid UTF-8")) << run.err;
+}
+
 TEST_F(PgagentctlTest, CommandsNeedingTheConfigExit78WhenItIsMissing) {
   auto run = pgagent::testing::RunProcess({kCtl, "--config", dir_.File("missing.ini"), "status"});
   ASSERT_TRUE(run.ok());

@@ -67,6 +67,15 @@ void PrintCollectord(const pgagent::v1::StatusResponse& status) {
               HumanBytes(h.log_lag_bytes()).c_str(),
               static_cast<unsigned long long>(h.ipc_window_records()),
               HumanBytes(h.ipc_window_bytes()).c_str());
+  if (auto skips = h.counters().find("log_skip_events");
+      skips != h.counters().end() && skips->second > 0) {
+    auto bytes = h.counters().find("log_skipped_bytes");
+    std::printf(
+        "  WARNING: log lines may have been skipped %llu time(s), at least %s; see "
+        "logtail.lines_skipped in the journal\n",
+        static_cast<unsigned long long>(skips->second),
+        HumanBytes(bytes == h.counters().end() ? 0 : bytes->second).c_str());
+  }
   for (const auto& c : h.collectors()) {
     std::printf("  collector %s: %llu runs, %llu errors, last %.0f ms%s%s\n", c.name().c_str(),
                 static_cast<unsigned long long>(c.runs()),

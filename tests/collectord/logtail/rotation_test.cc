@@ -304,12 +304,22 @@ class RestartTest : public RotationTest {
   void RunRestartCase(const std::function<int()>& rotate_while_stopped,
                       bool old_file_survives = true) {
     const std::string path = dir_.File("postgresql.log");
+    // Pattern mode is what log_path = auto follows: log_directory + log_filename.
+    auto options = [&] {
+      FileTailerOptions o = PathOptions(path);
+      if (pattern_mode_) {
+        o.path.clear();
+        o.directory = dir_.path();
+        o.filename_pattern = "postgresql.log";
+      }
+      return o;
+    };
     auto store = OffsetStore::Open(dir_.File("state"), "pg");
     ASSERT_TRUE(store.ok());
     testing::WriteFile(path, "");
     int fd = OpenAppend(path);
     {
-      auto tailer = Make(PathOptions(path), store->get());
+      auto tailer = Make(options(), store->get());
       tailer->Poll(&poll_);
       int next = 0;
       for (; next < 20000; next += 500) {
@@ -330,7 +340,7 @@ class RestartTest : public RotationTest {
     WriteLines(fd, 21000, 4000);
     ::close(fd);
     const std::vector<int> window = last_batch_;
-    auto tailer = Make(PathOptions(path), store->get());
+    auto tailer = Make(options(), store->get());
     if (!old_file_survives) {
       TailUntil(*tailer, [&] { return Received() >= 25000 - 300; });
       EXPECT_EQ(static_cast<int>(seen_.size()), 25000 - 300);
@@ -349,6 +359,8 @@ class RestartTest : public RotationTest {
     }
     EXPECT_EQ(twice, std::set<int>(window.begin(), window.end()));
   }
+
+  bool pattern_mode_ = false;
 };
 
 TEST_F(RestartTest, RenameWhileStoppedFinishesTheOldFileThenReadsTheNewOne) {
@@ -381,6 +393,8 @@ TEST_F(RestartTest, WithoutRotationResumesAtTheCommittedOffset) {
 TEST_F(RestartTest, DeleteWhileStoppedFindsNothingOldAndReadsTheNewFileFromZero) {
   // A deleted file's unread lines are gone for any reader: here the acknowledged lines arrive
   // once, the new file arrives whole, and only the old file's unacknowledged tail is missing.
+  // That is said in a warning.
+  testing::LogCapture journal;
   const std::string path = dir_.File("postgresql.log");
   RunRestartCase(
       [&] {
@@ -389,6 +403,97 @@ TEST_F(RestartTest, DeleteWhileStoppedFindsNothingOldAndReadsTheNewFileFromZero)
         return 0;
       },
       /*old_file_survives=*/false);
+  EXPECT_EQ(journal.Count("\"event\":\"logtail.lines_skipped\""), 1);
+  EXPECT_EQ(journal.Count("\"level\":\"warn\""), 1);
+}
+
+TEST_F(RestartTest, CopyTruncateWhileStoppedFinishesTheCopyThenTheTruncatedFile) {
+  testing::LogCapture journal;
+  const std::string path = dir_.File("postgresql.log");
+  RunRestartCase([&] {
+    std::filesystem::copy_file(path, path + ".1");
+    EXPECT_EQ(::truncate(path.c_str(), 0), 0);
+    return 0;
+  });
+  EXPECT_EQ(journal.Count("logtail.resuming_in_copy"), 1);
+  EXPECT_EQ(journal.Count("logtail.lines_skipped"), 0);
+}
+
+TEST_F(RestartTest, CopyTruncateTwiceWhileStoppedFindsTheCopyByItsFingerprint) {
+  const std::string path = dir_.File("postgresql.log");
+  RunRestartCase([&] {
+    std::filesystem::copy_file(path, path + ".1");
+    EXPECT_EQ(::truncate(path.c_str(), 0), 0);
+    int fd = OpenAppend(path);
+    WriteLines(fd, 25000, 2000);
+    ::close(fd);
+    // logrotate again: .1 -> .2, copy, truncate. Only the lines of the first copy after the
+    // saved offset and those of the second copy are new; the second copy is not read before
+    // the first (it is newer) and the truncated file comes last.
+    std::filesystem::rename(path + ".1", path + ".2");
+    std::filesystem::copy_file(path, path + ".1");
+    EXPECT_EQ(::truncate(path.c_str(), 0), 0);
+    return 2000;
+  });
+}
+
+TEST_F(RestartTest, TwoRenamesWhileStoppedInPatternModeReadEveryFileInOrder) {
+  // log_path = auto with log_filename = postgresql.log and logrotate renaming it: the saved
+  // file and the middle one no longer match the pattern.
+  testing::LogCapture journal;
+  pattern_mode_ = true;
+  const std::string path = dir_.File("postgresql.log");
+  RunRestartCase([&] {
+    std::filesystem::rename(path, path + ".1");
+    int fd = OpenAppend(path);
+    WriteLines(fd, 25000, 2000);
+    ::close(fd);
+    std::filesystem::rename(path + ".1", path + ".2");
+    std::filesystem::rename(path, path + ".1");
+    testing::WriteFile(path, "");
+    return 2000;
+  });
+  EXPECT_EQ(journal.Count("logtail.lines_skipped"), 0);
+}
+
+TEST_F(RotationTest, CopyTruncateWhileReadingIsBehindFinishesTheCopyFirst) {
+  // Paused (collectord's window full): the file is the buffer. A copytruncate meanwhile must
+  // not lose the part that was not read yet: it is read from the copy.
+  const std::string path = dir_.File("postgresql.log");
+  testing::WriteFile(path, "");
+  auto tailer = Make(PathOptions(path), nullptr);
+  int fd = OpenAppend(path);
+  WriteLines(fd, 0, 1000);
+  while (Received() < 1000) PollOnce(*tailer, true);
+  tailer->Pause();
+  WriteLines(fd, 1000, 5000);
+  PollOnce(*tailer, true);
+  std::filesystem::copy_file(path, path + ".1");
+  ASSERT_EQ(::ftruncate(fd, 0), 0);
+  WriteLines(fd, 6000, 500);  // less than was read: the truncation shows as a smaller size
+  ::close(fd);
+  tailer->Resume();
+  TailUntil(*tailer, [&] { return Received() >= 6500; });
+  ExpectEveryNumberOnce(6500);
+  EXPECT_EQ(tailer->stats().copies_finished, 1u);
+  EXPECT_EQ(tailer->stats().skip_events, 0u);
+}
+
+TEST_F(RotationTest, ATruncationWithoutACopyIsAWarningWithTheUnreadByteCount) {
+  testing::LogCapture journal;
+  const std::string path = dir_.File("postgresql.log");
+  testing::WriteFile(path, "");
+  auto tailer = Make(PathOptions(path), nullptr);
+  int fd = OpenAppend(path);
+  WriteLines(fd, 0, 100);
+  while (Received() < 100) PollOnce(*tailer, true);
+  WriteLines(fd, 100, 50);  // seen by a read, then paused before more
+  ASSERT_EQ(::ftruncate(fd, 0), 0);
+  WriteLines(fd, 1000, 10);
+  ::close(fd);
+  TailUntil(*tailer, [&] { return seen_.count(1009) > 0; });
+  EXPECT_EQ(tailer->stats().skip_events, 1u);
+  EXPECT_EQ(journal.Count("logtail.lines_skipped"), 1);
 }
 
 }  // namespace
