@@ -206,6 +206,7 @@ struct BudgetResult {
   std::vector<std::string> late;  // up to 10 slow or failing requests not linked in time
   LedgerSummary ledger;
   bool no_loss = false;  // no seq holes, every boot from 1, no harness gaps
+  uint64_t harness_row_gaps = 0;  // rows the runner's draining missed (must be 0)
   std::string listener_stats_json;
   std::string error;
 };

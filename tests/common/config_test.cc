@@ -390,6 +390,22 @@ TEST_F(ConfigTest, AnEmptyEnvironmentVariableCountsAsUnset) {
   EXPECT_EQ(loaded->config.database.port, 5433);
 }
 
+TEST_F(ConfigTest, AnAggregateIntervalTheBudgetCannotCarryIsAWarningWithTheNumbers) {
+  auto loaded = LoadText("[listener]\naggregate_interval_s = 2\n");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_EQ(loaded->warnings.size(), 1u);
+  EXPECT_THAT(loaded->warnings[0], HasSubstr("aggregate_interval_s = 2 needs 120 requests per "
+                                             "minute for live data"));
+  EXPECT_THAT(loaded->warnings[0], HasSubstr("leaves 40"));
+  EXPECT_THAT(LoadText("[listener]\naggregate_interval_s = 15\n")->warnings, IsEmpty());
+}
+
+TEST_F(ConfigTest, BudgetSharesAboveOneAreRefused) {
+  auto loaded = LoadText("[listener]\ncorrelation_share = 0.8\nlive_share = 0.3\n");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(loaded.status().message(), HasSubstr("correlation_share + live_share"));
+}
+
 TEST_F(ConfigTest, AStatementTimeoutUnder1000IsRaisedWithAWarning) {
   auto loaded = LoadText("[database]\nstatement_timeout_ms = 500\n");
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();

@@ -329,4 +329,10 @@ Result<std::string> TestListener::StatsJson() const { return Control("GET", "/co
 
 Status TestListener::ClearStored() { return Control("POST", "/control/clear-stored").status(); }
 
+Status TestListener::ClearStoredThrough(int64_t row_id) {
+  return Control("POST", "/control/clear-stored",
+                 "{\"through_row_id\":" + std::to_string(row_id) + "}")
+      .status();
+}
+
 }  // namespace pgagent::testing

@@ -105,6 +105,9 @@ class TestListener {
   // Also: reset, hang, delayed (injected), tls_errors, connections, probes (/health, /ready).
   Result<std::string> StatsJson() const;
   Status ClearStored();
+  // Drops only the rows with row_id <= `row_id` (those a drain fetched); rows stored since
+  // stay. Ingest goes on meanwhile.
+  Status ClearStoredThrough(int64_t row_id);
   // The listener's stdout/stderr so far (for failure messages).
   std::string LogTail() const;
 

@@ -40,7 +40,9 @@ Control API: plain HTTP on 127.0.0.1:<control port>, JSON in and out:
   POST /control/reset-rate-window
   POST /control/ready           {"ready":true|false}
   POST /control/api-key         {"api_key":"...","project":"..."}  (adds a key)
-  POST /control/clear-stored    drops stored rows
+  POST /control/clear-stored    drops stored rows; {"through_row_id":N} drops only rows with
+                                 row_id <= N (a harness drains what it fetched while ingest
+                                 goes on, without holding requests)
   POST /control/reset           stored rows, stats, failures, rate windows, readiness
   GET  /control/stored          JSON array of rows {row_id, project, body_project, source,
                                  correlation_id, timestamp, data, received_at}
@@ -196,6 +198,7 @@ class State:
                 "timestamp": body["timestamp"],
                 "data": body["data"],
                 "received_at": time.time(),
+                "size": size,
             })
             return row_id
 
@@ -519,8 +522,14 @@ class ControlHandler(BaseHTTPRequestHandler):
                     return "api_key and project must be strings"
                 state.keys[key] = project
             elif path == "/control/clear-stored":
-                state.rows.clear()
-                state.stored_bytes = 0
+                through = body.get("through_row_id")
+                if through is None:
+                    state.rows.clear()
+                    state.stored_bytes = 0
+                else:
+                    kept = [r for r in state.rows if r["row_id"] > int(through)]
+                    state.stored_bytes = sum(r.get("size", 0) for r in kept)
+                    state.rows = kept
             elif path == "/control/reset":
                 state.rows.clear()
                 state.stored_bytes = 0
