@@ -109,6 +109,8 @@ void DeliveryLedger::AddSnapshots(const Struct& data, const std::string& kind,
       const bool first = AddRecordId(StringField(snapshot, "record_id"), element_kind,
                                      StringField(snapshot, "part"));
       NoteArrival(first, StringField(snapshot, "collected_at"), received_at);
+      const Value* burst = Field(snapshot, "burst");
+      if (first && burst != nullptr && burst->bool_value()) ++burst_records_;
       if (element_kind == "health" && StringField(snapshot, "component") == "shipperd") {
         shipper_buffer_.emplace_back(
             received_at, std::strtoull(StringField(snapshot, "buffer_records").c_str(), nullptr, 10));

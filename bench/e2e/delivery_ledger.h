@@ -73,6 +73,8 @@ class DeliveryLedger {
   const std::vector<Arrival>& arrivals() const { return arrivals_; }
   // Top-level correlation id -> received_at (unix s) of its first row.
   const std::map<std::string, double>& linked_at() const { return linked_at_; }
+  // Snapshots with burst = true (taken by burst sampling).
+  uint64_t burst_records() const { return burst_records_; }
   // (received_at, buffer_records) of every shipperd health in the rows.
   const std::vector<std::pair<double, uint64_t>>& shipper_buffer() const {
     return shipper_buffer_;
@@ -97,6 +99,7 @@ class DeliveryLedger {
   std::vector<Arrival> arrivals_;
   std::map<std::string, double> linked_at_;
   std::vector<std::pair<double, uint64_t>> shipper_buffer_;
+  uint64_t burst_records_ = 0;
 };
 
 // Unix seconds of an RFC 3339 UTC time ("2026-11-27T10:00:00.250Z"); 0 when unreadable.

@@ -88,6 +88,9 @@ struct E2eOptions {
   int budget_pgbench_tps = 50;
   double tagged_per_minute = 20;
   int budget_drain_every_s = 15;
+  // > 0: [collection] burst_load_per_core for the budget phase (low values make burst
+  // sampling trigger under the phase's pgbench load).
+  double budget_burst_load_per_core = 0;
   // Progress lines (e.g. to stdout); may be empty.
   std::function<void(const std::string&)> progress;
 };
@@ -207,6 +210,7 @@ struct BudgetResult {
   LedgerSummary ledger;
   bool no_loss = false;  // no seq holes, every boot from 1, no harness gaps
   uint64_t harness_row_gaps = 0;  // rows the runner's draining missed (must be 0)
+  uint64_t burst_records = 0;     // snapshots taken by burst sampling
   std::string listener_stats_json;
   std::string error;
 };

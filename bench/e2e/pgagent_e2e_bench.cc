@@ -1,7 +1,7 @@
 // The end-to-end benchmark of issue 9 (overhead, soak with chaos, footprint) as a program:
 //   pgagent_e2e_bench [--full|--quick] [--out DIR] [--phases overhead,soak,footprint,budget]
 //                     [--budget-steady-s N] [--budget-outage-s N] [--budget-drain-limit-s N]
-//                     [--budget-interval-s N] [--tagged-per-min N]
+//                     [--budget-interval-s N] [--tagged-per-min N] [--burst-load-per-core X]
 //                     [--soak-s N] [--run-s N] [--pairs N] [--kills N] [--down-s N]
 //                     [--rotations N] [--pg-restarts N] [--lines-per-s N] [--footprint-s N]
 //                     [--log-min-ms 0,250] [--interval-s 1] [--seed N] [--drain-s N]
@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
       o.budget_drain_limit_s = IntFlag(a, next());
     } else if (a == "--budget-interval-s") {
       o.budget_interval_s = IntFlag(a, next());
+    } else if (a == "--burst-load-per-core") {
+      o.budget_burst_load_per_core = std::atof(next());
     } else if (a == "--tagged-per-min") {
       o.tagged_per_minute = IntFlag(a, next());
     } else if (a == "--soak-s") {
