@@ -1,6 +1,7 @@
 #include "shipperd/buffer/lmdb_buffer.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <cerrno>
 #include <chrono>
@@ -170,7 +171,7 @@ Status LmdbBuffer::RunWrite(const std::function<Status(Txn&)>& body) {
       Txn txn(raw, meta_dbi_);
       Status status = body(txn);
       if (status.ok()) status = txn.Commit();
-      if (!txn.map_full()) return status;
+      if (!txn.map_full()) return ExplainWriteFailure(std::move(status));
     }  // the failed transaction is aborted here, before the eviction begins its own
     if (attempt == kMaxMapFullRetries) {
       return ResourceExhaustedError("buffer storage map full after " +
@@ -206,6 +207,19 @@ Status LmdbBuffer::EvictForMapFull(int attempt) {
                                 {"evicted_bytes", freed},
                                 {"map_size", map_size_}});
   return Status::Ok();
+}
+
+// A full file system often surfaces from LMDB as EIO (a failed write-back or msync), which
+// reads "Input/output error" to an administrator whose disk is simply full: say so.
+Status LmdbBuffer::ExplainWriteFailure(Status status) const {
+  if (status.ok() || status.code() == StatusCode::kResourceExhausted) return status;
+  struct statvfs fs {};
+  if (statvfs(options_.path.c_str(), &fs) != 0) return status;
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes >= 4 * page_size_) return status;
+  return ResourceExhaustedError("no space left on the file system of " + options_.path + " (" +
+                                std::to_string(free_bytes) + " bytes free): " +
+                                status.message());
 }
 
 int64_t LmdbBuffer::NowUnixMs() const {
@@ -276,7 +290,30 @@ void LmdbBuffer::EvictDownTo(Txn& txn, uint64_t goal_bytes) {
     txn.SubMeta(kBytes, accounted);
     txn.AddMeta(std::string(kEvictedRecordsPrefix) + kind, 1);
     txn.AddMeta(std::string(kEvictedBytesPrefix) + kind, accounted);
+    ++evicted_since_warning_[kind];
   }
+}
+
+// REQUIRES: write_mu_ held. One warning per eviction burst: at its start, then at most once
+// a minute while it goes on, with the records evicted since the last one by kind.
+void LmdbBuffer::WarnAboutEvictions() {
+  if (evicted_since_warning_.empty()) return;
+  const auto now = clock_.Monotonic();
+  if (warned_evictions_ && now - last_eviction_warning_ < std::chrono::minutes(1)) return;
+  log::Fields fields = {{"path", options_.path}, {"max_size_mb", options_.max_size_mb}};
+  uint64_t total = 0;
+  for (const auto& [kind, n] : evicted_since_warning_) {
+    fields.push_back({"evicted_" + kind, n});
+    total += n;
+  }
+  fields.push_back({"evicted_records", total});
+  fields.push_back({"effect", "the oldest records were dropped to stay under the cap: the "
+                              "listener has been unreachable for long, or [buffer] max_size_mb "
+                              "is too small for the volume"});
+  log::Warn("buffer.evicted", fields);
+  evicted_since_warning_.clear();
+  warned_evictions_ = true;
+  last_eviction_warning_ = now;
 }
 
 bool LmdbBuffer::RecountRecords(Txn& txn) {
@@ -388,6 +425,8 @@ Result<AppendOutcome> LmdbBuffer::Append(const std::vector<pgagent::v1::Record>&
     EvictDownTo(txn, max_bytes_);
     return txn.status();
   }));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  WarnAboutEvictions();
   return outcome;
 }
 

@@ -25,6 +25,7 @@
 
 #include <lmdb.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -137,6 +138,9 @@ class LmdbBuffer final : public RecordBuffer {
   };
   Result<std::vector<BufferedItem>> Scan(const ScanSpec& spec);
   int64_t NowUnixMs() const;
+  // A write failure with its cause named when the file system is full.
+  Status ExplainWriteFailure(Status status) const;
+  void WarnAboutEvictions();
 
   // Pieces of the write transactions (all leave errors sticky in the Txn).
   // Evicts the oldest records until the accounted bytes are <= goal_bytes.
@@ -167,6 +171,10 @@ class LmdbBuffer final : public RecordBuffer {
   uint64_t dead_letter_max_bytes_ = 0;
   uint64_t map_size_ = 0;
   std::mutex write_mu_;
+  // Guarded by write_mu_: evictions not yet reported by a buffer.evicted warning.
+  std::map<std::string, uint64_t> evicted_since_warning_;
+  bool warned_evictions_ = false;
+  std::chrono::steady_clock::time_point last_eviction_warning_{};
 };
 
 }  // namespace pgagent

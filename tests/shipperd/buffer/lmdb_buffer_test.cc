@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/log.h"
 #include "shipperd/buffer/stored_value.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/shipperd/buffer/buffer_test_util.h"
@@ -233,6 +234,26 @@ TEST_F(LmdbBufferTest, OutageOfThreeTimesTheCapEvictsExactlyTheOldest) {
   RecordProperty("bound_bytes", std::to_string(cap + buffer->FileSlackBytes(kBatch * x)));
   EXPECT_LE(file_size, cap + buffer->FileSlackBytes(kBatch * x))
       << "cap " << cap << " record " << x;
+}
+
+TEST_F(LmdbBufferTest, AnEvictionBurstIsOneWarningAMinuteWithCountsByKind) {
+  std::vector<std::string> lines;
+  log::SetSinkForTest([&](const std::string& line) {
+    if (line.find("buffer.evicted") != std::string::npos) lines.push_back(line);
+  });
+  LmdbBufferOptions options = Options();
+  options.max_size_mb = 1;
+  auto buffer = OpenBuffer(options);
+  uint64_t next = 1000;
+  for (int i = 0; i < 40; ++i, next += 16) {
+    ASSERT_TRUE(buffer->Append(Batch("boot", next, 16, 3000)).ok());
+  }
+  ASSERT_EQ(lines.size(), 1u);  // many evicting appends, one warning
+  EXPECT_NE(lines[0].find("\"evicted_log\":"), std::string::npos) << lines[0];
+  clock_.Advance(61s);
+  ASSERT_TRUE(buffer->Append(Batch("boot", next, 16, 3000)).ok());
+  EXPECT_EQ(lines.size(), 2u);  // the burst goes on: one more a minute later
+  log::SetSinkForTest(nullptr);
 }
 
 // Small records live inside the leaf pages (no overflow pages): the bound holds too.
@@ -471,6 +492,22 @@ TEST_F(LmdbBufferTest, RequeuedDeadLetterGoesToTheTailDespiteDeduplication) {
   EXPECT_EQ(*buffer->PurgeDeadLetters(), 1u);
   EXPECT_TRUE(buffer->ListDeadLetters(10)->empty());
   EXPECT_EQ(buffer->Stats()->dead_letter_bytes, 0u);
+}
+
+TEST_F(LmdbBufferTest, ADeadLetterOfACoalescedRequestRequeuesEveryRecordExactlyOnce) {
+  auto buffer = OpenBuffer();
+  DeadLetter letter;
+  letter.http_status = 400;
+  letter.envelope_json = R"({"source":"pg_log"})";
+  letter.records = Batch("boot", 34, 4);  // records ...:34 to ...:37, one envelope
+  ASSERT_TRUE(buffer->AddDeadLetter(letter).ok());
+  auto letters = buffer->ListDeadLetters(10);
+  ASSERT_EQ(letters->size(), 1u);
+  ASSERT_EQ(letters->front().records.size(), 4u);
+  EXPECT_EQ(*buffer->RequeueDeadLetters({letters->front().id}), 1u);
+  EXPECT_EQ(Seqs(*buffer->Peek(10)), std::vector<uint64_t>({34, 35, 36, 37}));
+  EXPECT_EQ(*buffer->RequeueDeadLetters({letters->front().id}), 0u);  // gone: not twice
+  EXPECT_EQ(buffer->Stats()->records, 4u);
 }
 
 TEST_F(LmdbBufferTest, DeadLetterTooLargeForTheQueueStaysWhenRequeued) {

@@ -82,6 +82,17 @@ TEST_F(CircuitBreakerTest, CooldownIsJittered) {
   EXPECT_TRUE(breaker_.AllowRequest());
 }
 
+TEST_F(CircuitBreakerTest, JitterNeverTakesTheCooldownPastTheMaximum) {
+  random_ = 0.999;  // +20%
+  Fail(5);
+  for (int probe = 0; probe < 6; ++probe) {  // 30, 60, ... capped at 300 (+20% would be 360)
+    EXPECT_LE(breaker_.RemainingCooldown(), std::chrono::steady_clock::duration(300s)) << probe;
+    clock_.Advance(breaker_.RemainingCooldown());
+    ASSERT_TRUE(breaker_.AllowRequest());
+    breaker_.OnTransientFailure();
+  }
+}
+
 TEST_F(CircuitBreakerTest, AuthenticationFailureOpensAtOnce) {
   breaker_.OnAuthFailure();
   EXPECT_EQ(breaker_.state(), BreakerState::kOpen);
