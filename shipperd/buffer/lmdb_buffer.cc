@@ -58,8 +58,6 @@ Result<std::unique_ptr<LmdbBuffer>> LmdbBuffer::Open(const LmdbBufferOptions& op
       options.max_boot_ids == 0) {
     return InvalidArgumentError("buffer dead-letter caps and max_boot_ids must be >= 1");
   }
-  if (!options.read_only) PGAGENT_RETURN_IF_ERROR(EnsureDirectory(options.path));
-
   MDB_env* env = nullptr;
   int rc = mdb_env_create(&env);
   if (rc != MDB_SUCCESS) return LmdbStatus(rc, "mdb_env_create");
@@ -67,20 +65,9 @@ Result<std::unique_ptr<LmdbBuffer>> LmdbBuffer::Open(const LmdbBufferOptions& op
   buffer->map_size_ = options.map_size_ForTest != 0
                           ? options.map_size_ForTest
                           : 3 * buffer->max_bytes_ + 2 * buffer->dead_letter_max_bytes_ + 32 * kMiB;
-  rc = mdb_env_set_maxdbs(env, kMaxDbs);
-  // A read-only handle adopts the map size recorded by the writer.
-  if (rc == MDB_SUCCESS && !options.read_only) rc = mdb_env_set_mapsize(env, buffer->map_size_);
-  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "mdb_env_set_mapsize");
-
-  unsigned flags = MDB_NOTLS;
-  if (options.read_only) flags |= MDB_RDONLY;
-  if (options.no_sync_ForTest) flags |= MDB_NOSYNC;
-  rc = mdb_env_open(env, options.path.c_str(), flags, 0600);
-  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "open buffer " + options.path);
-  if (!options.read_only) {
-    PGAGENT_RETURN_IF_ERROR(ChmodIfExists(options.path + "/data.mdb"));
-    PGAGENT_RETURN_IF_ERROR(ChmodIfExists(options.path + "/lock.mdb"));
-  }
+  PGAGENT_RETURN_IF_ERROR(OpenEnvironment(
+      env, EnvSpec{options.path, "buffer", kMaxDbs, buffer->map_size_, options.read_only,
+                   options.no_sync_ForTest}));
   MDB_stat stat{};
   if (mdb_env_stat(env, &stat) == MDB_SUCCESS) buffer->page_size_ = stat.ms_psize;
   MDB_envinfo info{};

@@ -102,25 +102,15 @@ Result<std::unique_ptr<LmdbCorrelationStore>> LmdbCorrelationStore::Open(
   if (options.max_rows == 0 || options.max_bytes == 0) {
     return InvalidArgumentError("correlation store caps must be >= 1");
   }
-  if (!options.read_only) PGAGENT_RETURN_IF_ERROR(EnsureDirectory(options.path));
   MDB_env* env = nullptr;
   int rc = mdb_env_create(&env);
   if (rc != MDB_SUCCESS) return LmdbStatus(rc, "mdb_env_create");
   std::unique_ptr<LmdbCorrelationStore> store(new LmdbCorrelationStore(options, env));
-  rc = mdb_env_set_maxdbs(env, 4);
   // Room for the pending rows twice over (copy-on-write) plus the linked ids.
   const uint64_t map_size = 3 * options.max_bytes + 64ull * 1024 * 1024;
-  if (rc == MDB_SUCCESS && !options.read_only) rc = mdb_env_set_mapsize(env, map_size);
-  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "mdb_env_set_mapsize");
-  unsigned flags = MDB_NOTLS;
-  if (options.read_only) flags |= MDB_RDONLY;
-  if (options.no_sync_ForTest) flags |= MDB_NOSYNC;
-  rc = mdb_env_open(env, options.path.c_str(), flags, 0600);
-  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "open correlation store " + options.path);
-  if (!options.read_only) {
-    PGAGENT_RETURN_IF_ERROR(ChmodIfExists(options.path + "/data.mdb"));
-    PGAGENT_RETURN_IF_ERROR(ChmodIfExists(options.path + "/lock.mdb"));
-  }
+  PGAGENT_RETURN_IF_ERROR(OpenEnvironment(
+      env, EnvSpec{options.path, "correlation store", 4, map_size, options.read_only,
+                   options.no_sync_ForTest}));
   PGAGENT_RETURN_IF_ERROR(store->OpenDatabases());
   int dead = 0;
   mdb_reader_check(env, &dead);

@@ -96,6 +96,33 @@ inline Status ChmodIfExists(const std::string& file) {
   return ErrnoStatus("chmod " + file, errno);
 }
 
+// How an environment is opened (both stores open theirs the same way).
+struct EnvSpec {
+  std::string path;  // directory: created 0700 when writable
+  const char* what;  // for messages: "buffer", "correlation store"
+  unsigned max_dbs = 8;
+  uint64_t map_size = 0;  // ignored read-only: a reader adopts the writer's map size
+  bool read_only = false;
+  bool no_sync = false;  // MDB_NOSYNC: NOT durable; tests and benchmarks only
+};
+
+// Opens `env` (from mdb_env_create; its owner closes it) as `spec` says, MDB_NOTLS, with
+// data.mdb and lock.mdb 0600 whatever the umask.
+inline Status OpenEnvironment(MDB_env* env, const EnvSpec& spec) {
+  if (!spec.read_only) PGAGENT_RETURN_IF_ERROR(EnsureDirectory(spec.path));
+  int rc = mdb_env_set_maxdbs(env, spec.max_dbs);
+  if (rc == MDB_SUCCESS && !spec.read_only) rc = mdb_env_set_mapsize(env, spec.map_size);
+  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "mdb_env_set_mapsize");
+  unsigned flags = MDB_NOTLS;
+  if (spec.read_only) flags |= MDB_RDONLY;
+  if (spec.no_sync) flags |= MDB_NOSYNC;
+  rc = mdb_env_open(env, spec.path.c_str(), flags, 0600);
+  if (rc != MDB_SUCCESS) return LmdbStatus(rc, std::string("open ") + spec.what + " " + spec.path);
+  if (spec.read_only) return Status::Ok();
+  PGAGENT_RETURN_IF_ERROR(ChmodIfExists(spec.path + "/data.mdb"));
+  return ChmodIfExists(spec.path + "/lock.mdb");
+}
+
 // A cursor closed when it goes out of scope (before its transaction ends).
 class Cursor {
  public:
