@@ -372,6 +372,8 @@ class Runner {
   // Fetches the listener's rows into ledger_ and drops exactly those (by row id); requests
   // are never held, so draining costs the agent nothing. `listener_down` is unused.
   Status Drain(bool listener_down);
+  // logrotate's copytruncate of the server's current log file: copy to <file>.1, truncate.
+  Status CopyTruncateCurrentLog();
   // The budget phase's figures from the ledger, the client and the listener.
   void SummarizeBudget(const std::vector<TaggedRequest>& requests, double phase_start,
                        double outage_from, double outage_until, BudgetResult* out);
@@ -488,6 +490,18 @@ Status Runner::Drain(bool /*listener_down*/) {
   }
   if (through > 0) PGAGENT_RETURN_IF_ERROR(listener_->ClearStoredThrough(through));
   ledger_.Push(std::move(json));
+  return Status::Ok();
+}
+
+Status Runner::CopyTruncateCurrentLog() {
+  PGAGENT_ASSIGN_OR_RETURN(std::string current, pg_->Psql("SELECT pg_current_logfile()"));
+  while (!current.empty() && (current.back() == '\n' || current.back() == ' ')) current.pop_back();
+  const std::string path = current.starts_with("/") ? current : pg_->data_dir() + "/" + current;
+  std::error_code ec;
+  std::filesystem::copy_file(path, path + ".1", std::filesystem::copy_options::overwrite_existing,
+                             ec);
+  if (ec) return UnavailableError("copy " + path + ": " + ec.message());
+  if (truncate(path.c_str(), 0) != 0) return ErrnoStatus("truncate " + path, errno);
   return Status::Ok();
 }
 
@@ -780,6 +794,11 @@ void Runner::Soak(SoakResult* out) {
     plan.emplace(o_.soak_s * (0.15 + 0.45 * (i + 1) / (o_.pg_restarts + 1)), "restart postgresql");
   }
   for (int i = 0; i < o_.rotations; ++i) plan.emplace(when(rng), "rotate log");
+  if (o_.chaos_copytruncate) plan.emplace(0.25 * o_.soak_s, "copytruncate while collectord is down");
+  if (o_.chaos_dead_letter) {
+    plan.emplace(0.20 * o_.soak_s, "reject one request (400)");  // before the outage
+    plan.emplace(0.80 * o_.soak_s, "requeue dead letters");
+  }
   if (o_.listener_down_s > 0) {
     plan.emplace(0.35 * o_.soak_s, "listener down (connection reset)");
     plan.emplace(0.35 * o_.soak_s + o_.listener_down_s / 2.0, "listener down (503)");
@@ -850,6 +869,26 @@ void Runner::Soak(SoakResult* out) {
         if (!s.ok()) Progress(t, "postgresql restart failed: " + s.ToString(), &out->events);
       } else if (kind == "rotate log") {
         (void)pg_->Psql("SELECT pg_rotate_logfile()");
+      } else if (kind == "copytruncate while collectord is down") {
+        if (collector.running()) {
+          collector.Stop(10s);
+          Status s = CopyTruncateCurrentLog();
+          if (s.ok()) ++out->copytruncates;
+          if (!s.ok()) Progress(t, "copytruncate failed: " + s.ToString(), &out->events);
+          restarts.push_back({SecondsSince(t0) + 2.0, &collector});
+        } else {
+          plan.emplace(t + 2.0, kind);
+          continue;
+        }
+      } else if (kind == "reject one request (400)") {
+        // A coalesced log request (not a correlation row): its records carry markers.
+        (void)listener_->FailNext("status", 1, 400, 0, -1, "\"source\":\"pg_log\",\"data\"");
+      } else if (kind == "requeue dead letters") {
+        pgagent::testing::RunOptions ro;
+        ro.timeout = 30s;
+        auto run = pgagent::testing::RunProcess(
+            {Bin("tools/pgagentctl/pgagentctl"), "--config", config, "deadletter", "requeue"}, ro);
+        out->requeue_output = run.ok() ? run->out + run->err : run.status().ToString();
       } else if (kind == "listener down (connection reset)") {
         listener_down = true;
         (void)listener_->FailNext("reset", -1);

@@ -63,6 +63,11 @@ struct E2eOptions {
   int pg_restarts = 1;
   int listener_down_s = 20;
   int rotations = 3;
+  // Issue 20's paths in the soak's chaos: a copytruncate of the log while collectord is down
+  // (the copy must be finished first), and one request the listener rejects with 400 (its
+  // records dead-lettered), requeued later with pgagentctl: the accounting stays "0 lost".
+  bool chaos_copytruncate = true;
+  bool chaos_dead_letter = true;
   int sample_every_s = 2;
   int drain_every_s = 10;
   int final_wait_s = 90;  // after the load stops: time allowed for the backlog to arrive
@@ -170,6 +175,8 @@ struct SoakResult {
   std::vector<ChaosEvent> events;
   std::string listener_stats_json;
   uint64_t harness_row_gaps = 0;  // listener rows lost by the harness' own draining (must be 0)
+  int copytruncates = 0;          // copytruncate rotations done while collectord was down
+  std::string requeue_output;     // what `pgagentctl deadletter requeue` printed
   double backlog_drain_s = 0;     // from load stop until every marker arrived
   bool all_markers_arrived = false;
   bool no_loss = false;  // markers complete, no seq holes, no late-starting boot

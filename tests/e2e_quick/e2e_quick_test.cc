@@ -72,7 +72,9 @@ TEST_F(E2eQuickTest, OverheadRunsCompleteWithAndWithoutTheAgentAndDataArrives) {
     }
     EXPECT_GT(collectord, 0);
     EXPECT_GT(backend + collectord, 0);
-    if (o.log_min_duration_ms == 0) EXPECT_GT(shipperd, 0);  // every line shipped: busy
+    if (o.log_min_duration_ms == 0) {
+      EXPECT_GT(shipperd, 0);  // every line shipped: busy
+    }
     ASSERT_EQ(o.cpu.logger_ms_per_s_without.size(), o.tps_without.size());
     if (o.log_min_duration_ms == 0) {  // every statement logged: the logger was found and busy
       for (double ms : o.cpu.logger_ms_per_s_without) EXPECT_GT(ms, 0);
@@ -142,6 +144,12 @@ TEST_F(E2eQuickTest, ChaosReallyHappenedDuringTheSoak) {
   }
   EXPECT_EQ(restarts, report_->options.pg_restarts);
   EXPECT_EQ(rotations, report_->options.rotations);
+  // Issue 20's paths: a copytruncate while collectord was down, a rejected request whose
+  // records were dead-lettered, then requeued (all of them) by pgagentctl.
+  EXPECT_EQ(s.copytruncates, 1);
+  EXPECT_GE(StatsCount(s.listener_stats_json, "400"), 1) << s.listener_stats_json;
+  EXPECT_NE(s.requeue_output.find("requeued 1 dead letters"), std::string::npos)
+      << s.requeue_output;
 }
 
 TEST_F(E2eQuickTest, EveryMarkerLogLineArrivesDespiteTheChaos) {

@@ -246,12 +246,14 @@ Result<int> TestListener::ControlCount(const std::string& path) const {
 }
 
 Status TestListener::FailNext(const std::string& mode, int count, int status, double seconds,
-                              double retry_after_s) {
+                              double retry_after_s, const std::string& match) {
   std::string body = "{\"mode\":";
   AppendJsonString(body, mode);
   body += ",\"count\":" + std::to_string(count) + ",\"status\":" + std::to_string(status) +
           ",\"seconds\":" + FormatDouble(seconds) +
-          ",\"retry_after\":" + FormatDouble(retry_after_s) + "}";
+          ",\"retry_after\":" + FormatDouble(retry_after_s) + ",\"match\":";
+  AppendJsonString(body, match);
+  body += "}";
   return Control("POST", "/control/fail", body).status();
 }
 

@@ -71,8 +71,9 @@ class TestListener {
   // the connection with a TCP reset, no response), "hang" (no response until
   // ClearFailures(), or `seconds` when > 0, then close the connection).
   // kInvalidArgument for an unknown mode or a count of 0 / below -1.
+  // `match` (optional): only requests whose body contains it fail; the others pass.
   Status FailNext(const std::string& mode, int count, int status = 500, double seconds = 0,
-                  double retry_after_s = -1);
+                  double retry_after_s = -1, const std::string& match = "");
   Status ClearFailures();
   Status SetRateLimit(int per_minute);
   // `limit` requests per fixed window of `window_seconds` per client IP (0: off).

@@ -34,7 +34,9 @@ Implements the listener contract of issue 2 on 127.0.0.1:
 
 Control API: plain HTTP on 127.0.0.1:<control port>, JSON in and out:
   POST /control/fail            {"mode":"status|delay|reset|hang","count":N (-1 = until
-                                 cleared),"status":S,"seconds":F,"retry_after":F (-1 none)}
+                                 cleared),"status":S,"seconds":F,"retry_after":F (-1 none),
+                                 "match":"text" (optional: only requests whose body contains
+                                 it; others pass untouched)}
   POST /control/clear-failures  drops pending failures and releases hung requests
   POST /control/rate-limit      {"limit":N (0 = off),"window_seconds":F (optional)}
   POST /control/reset-rate-window
@@ -153,16 +155,18 @@ class State:
             bucket = self.stats["status"]
             bucket[str(status)] = bucket.get(str(status), 0) + 1
 
-    def take_failure(self):
+    def take_failure(self, body=b""):
+        """The first pending failure that applies to this request (consumed), or None."""
         with self.lock:
-            if not self.failures:
-                return None
-            spec = self.failures[0]
-            if spec["count"] > 0:
-                spec["count"] -= 1
-                if spec["count"] == 0:
-                    self.failures.pop(0)
-            return dict(spec)
+            for i, spec in enumerate(self.failures):
+                if spec.get("match") and spec["match"].encode() not in body:
+                    continue  # aimed at other requests
+                if spec["count"] > 0:
+                    spec["count"] -= 1
+                    if spec["count"] == 0:
+                        self.failures.pop(i)
+                return dict(spec)
+            return None
 
     def rate_check(self, ip):
         """None when allowed, else the Retry-After seconds."""
@@ -341,15 +345,15 @@ class Handler(BaseHTTPRequestHandler):
             return
         state = self.server.state
         state.count("requests")
-        if self.inject_failure(state):
+        if self.inject_failure(state, body):
             return
         status, payload, headers = self.ingest(state, body)
         state.count_status(status)
         self.send(status, payload, headers=headers)
 
-    def inject_failure(self, state):
+    def inject_failure(self, state, body=b""):
         """True when an injected failure has fully handled the request."""
-        spec = state.take_failure()
+        spec = state.take_failure(body)
         if spec is None:
             return False
         mode = spec["mode"]
@@ -502,7 +506,8 @@ class ControlHandler(BaseHTTPRequestHandler):
                 state.failures.append({
                     "mode": mode, "count": count, "status": int(body.get("status", 500)),
                     "seconds": float(body.get("seconds", 0)),
-                    "retry_after": float(body.get("retry_after", -1))})
+                    "retry_after": float(body.get("retry_after", -1)),
+                    "match": str(body.get("match", ""))})
             elif path == "/control/clear-failures":
                 state.failures.clear()
                 state.release.set()
