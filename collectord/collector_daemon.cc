@@ -514,6 +514,8 @@ void CollectorDaemon::RunCycle(bool burst) {
     counters["log_rotations"] = ts.rotations;
     counters["log_truncations"] = ts.truncations;
     counters["log_unparsed_lines"] = parts_->log_source->parse_stats().unparsed;
+    counters["log_redaction_fail_closed"] = parts_->log_source->parse_stats().redaction_failed;
+    counters["log_plans_dropped"] = parts_->log_source->parse_stats().plans_dropped;
     counters["log_unacked_batches"] = parts_->log_source->unacked_batches();
     h.set_log_lag_bytes(LogLagBytes(parts_->log_source->tailer()));
     if (const auto committed = parts_->log_source->tailer().last_commit()) {
