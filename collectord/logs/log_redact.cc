@@ -48,7 +48,16 @@ bool FollowsObjectNoun(std::string_view s, size_t quote) {
 class TextRedactor {
  public:
   TextRedactor(std::string_view s, FieldRedactStats* stats)
-      : s_(s), lexer_(s), last_dquote_(s.rfind('"')), last_paren_(s.rfind(')')), stats_(stats) {}
+      : s_(s), lexer_(s), last_dquote_(s.rfind('"')), last_paren_(s.rfind(')')), stats_(stats) {
+    // A value masked up to the last '"' or ')' may swallow a "JSON data" opener whose data
+    // (unquoted) runs past it: such a value is masked to the end of that data's line.
+    const size_t json = s.rfind("JSON data, line ");
+    if (json != kNpos) {
+      last_json_data_ = json;
+      const size_t nl = s.find('\n', json);
+      json_data_end_ = nl == kNpos ? s.size() : nl;
+    }
+  }
 
   std::string Run() {
     out_.reserve(s_.size());
@@ -88,7 +97,16 @@ class TextRedactor {
     i_ += opener;
     if (last_paren_ == kNpos || last_paren_ < i_) return MaskRest();
     out_.push_back('?');
-    i_ = last_paren_;
+    i_ = PastSwallowedJsonData(last_paren_);
+  }
+
+  // The resume position after masking [i_, target): past any JSON data it swallowed.
+  size_t PastSwallowedJsonData(size_t target) const {
+    if (last_json_data_ != kNpos && last_json_data_ >= i_ && last_json_data_ < target &&
+        json_data_end_ > target) {
+      return json_data_end_;
+    }
+    return target;
   }
 
   // i_ at a '"' that opens a value: masked to the text's last '"'.
@@ -98,7 +116,7 @@ class TextRedactor {
       return MaskRest();
     }
     out_.append("\"?\"");
-    i_ = last_dquote_ + 1;
+    i_ = PastSwallowedJsonData(last_dquote_ + 1);
   }
 
   // The '"' at `quote` encloses one keyword or identifier (syntax error at or near "FROM"):
@@ -159,6 +177,8 @@ class TextRedactor {
   SqlLexer lexer_;
   size_t last_dquote_;
   size_t last_paren_;
+  size_t last_json_data_ = kNpos;
+  size_t json_data_end_ = 0;
   FieldRedactStats* stats_;
   std::string out_;
   size_t i_ = 0;

@@ -37,15 +37,15 @@ void CoverQuotes(std::string_view s, char quote, Span* span) {
   span->Cover(first, count % 2 == 0 ? s.rfind(quote) + 1 : s.size());
 }
 
-// Every $tag$ that could open a dollar body (not inside a word such as a$b$). The span runs
-// from the first to the last; a tag seen an odd number of times leaves a body open: to the end.
+// Every $tag$ (also one right after a word: a closing tag follows the body's last byte, and a
+// word such as a$b$ only costs some over-masking). The span runs from the first to the last;
+// a tag seen an odd number of times leaves a body open: to the end.
 void CoverDollarBodies(std::string_view s, Span* span) {
   const SqlLexer lexer(s);
   std::unordered_map<std::string_view, size_t> seen;
   size_t first = kNpos;
   size_t last_end = 0;
   for (size_t i = s.find('$'); i != std::string_view::npos; i = s.find('$', i + 1)) {
-    if (i > 0 && IsIdentCont(static_cast<unsigned char>(s[i - 1]))) continue;
     const size_t tag_end = lexer.ScanDollarTag(i);
     if (tag_end == kNpos) continue;
     ++seen[s.substr(i, tag_end - i)];
@@ -67,6 +67,17 @@ void CoverParenValue(std::string_view s, std::string_view opener, Span* span) {
   const size_t value = pos + opener.size();
   const size_t close = s.rfind(')');
   span->Cover(value, close != std::string_view::npos && close >= value ? close : s.size());
+}
+
+// "JSON data, line N: <data>" (a json input error's CONTEXT): the data to the end of its line.
+void CoverJsonData(std::string_view s, Span* span) {
+  for (size_t pos = s.find("JSON data, line "); pos != std::string_view::npos;
+       pos = s.find("JSON data, line ", pos + 1)) {
+    const size_t colon = s.find(": ", pos);
+    if (colon == std::string_view::npos) return;
+    const size_t nl = s.find('\n', colon);
+    span->Cover(colon + 2, nl == std::string_view::npos ? s.size() : nl);
+  }
 }
 
 // Text outside the quoted span: numbers and comments are masked, the rest is copied.
@@ -99,30 +110,57 @@ void AppendPlain(std::string_view s, std::string* out, size_t* masked) {
   }
 }
 
+// Where the SQL lexer finds an unterminated token (kNpos: none). Quote counts alone miss an
+// open literal after an escaped quote ('a\'b' 'open): the lexer's reading is added.
+size_t FirstUnterminatedToken(std::string_view s) {
+  const SqlLexer lexer(s);
+  for (size_t pos = 0; pos < s.size();) {
+    const auto t = lexer.Next(pos);
+    if (t.kind == sql_internal::TokenKind::kError) return pos;
+    pos = t.end;
+  }
+  return kNpos;
+}
+
+void AppendPlainPart(std::string_view part, std::string* out, size_t* masked) {
+  const std::string unsecret = RedactSecrets(part);
+  AppendPlain(unsecret, out, masked);
+}
+
 }  // namespace
 
-std::string MaskFailClosed(std::string_view text, size_t* masked) {
-  const std::string s = RedactSecrets(text);
+namespace sql_internal {
+
+std::string MaskFailClosedOpenAt(std::string_view s, size_t open_at, size_t* masked) {
   Span span;
   CoverQuotes(s, '\'', &span);
   CoverQuotes(s, '"', &span);
   CoverDollarBodies(s, &span);
   CoverParenValue(s, ")=(", &span);
   CoverParenValue(s, "contains (", &span);
+  CoverJsonData(s, &span);
+  if (open_at == kNpos) open_at = FirstUnterminatedToken(s);
+  if (open_at != kNpos) span.Cover(open_at, s.size());
   std::string out;
   out.reserve(s.size());
   size_t count = 0;
-  const std::string_view view(s);
   if (span.begin == kNpos) {
-    AppendPlain(view, &out, &count);
+    AppendPlainPart(s, &out, &count);
   } else {
-    AppendPlain(view.substr(0, span.begin), &out, &count);
+    // Secrets are masked in the parts outside the span (inside it everything is).
+    AppendPlainPart(s.substr(0, span.begin), &out, &count);
     out.push_back('?');
     ++count;
-    AppendPlain(view.substr(span.end), &out, &count);
+    AppendPlainPart(s.substr(span.end), &out, &count);
   }
   if (masked != nullptr) *masked = count;
   return out;
+}
+
+}  // namespace sql_internal
+
+std::string MaskFailClosed(std::string_view text, size_t* masked) {
+  return sql_internal::MaskFailClosedOpenAt(text, kNpos, masked);
 }
 
 }  // namespace pgagent

@@ -35,6 +35,8 @@ class Redactor {
 
   // Returns false when the text is malformed (fail closed).
   bool Run(std::string* out, RedactStats* stats);
+  // Start of the unterminated token that made Run() fail (kNpos before).
+  size_t error_pos() const { return error_pos_; }
 
  private:
   // After the word IN ending at pos: when "(" literal, literal, ... ")" follows, appends the
@@ -51,6 +53,7 @@ class Redactor {
   std::string_view sql_;
   SqlLexer lexer_;
   RedactOptions options_;
+  size_t error_pos_ = kNpos;
 };
 
 bool Redactor::Run(std::string* out, RedactStats* stats) {
@@ -61,6 +64,7 @@ bool Redactor::Run(std::string* out, RedactStats* stats) {
     const Token t = lexer_.Next(pos);
     switch (t.kind) {
       case TokenKind::kError:
+        error_pos_ = pos;
         if (!options_.truncated_input) return false;
         AppendTruncatedTail(pos, out, stats);
         return true;
@@ -186,7 +190,7 @@ std::string RedactSql(std::string_view sql, const RedactOptions& options, Redact
   Redactor redactor(sql, options);
   if (!redactor.Run(&out, &local)) {
     local = RedactStats{.failed = true};
-    out = MaskFailClosed(sql, &local.literals);
+    out = sql_internal::MaskFailClosedOpenAt(sql, redactor.error_pos(), &local.literals);
   }
   if (stats != nullptr) *stats = local;
   return out;

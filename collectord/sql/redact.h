@@ -61,13 +61,15 @@ std::string RedactSql(std::string_view sql, const RedactOptions& options,
 std::string RedactSecrets(std::string_view text);
 
 // Fail-closed masking for text that could not be understood (SQL the lexer rejects, log
-// lines that match no format, fields that did not parse). RedactSecrets first, then:
+// lines that match no format, fields that did not parse):
 //  - everything from the first quote character (' or ", or the first $tag$ of a dollar
-//    body, or the value after ")=(" / "contains (") to the last one (or to the end when a
-//    quote kind occurs an odd number of times / the dollar body or value is not closed)
-//    becomes ONE ?: whatever the text's quoting rules were, every quoted byte is between
-//    its first and last quote;
-//  - outside that span: numbers -> ? (digits inside words are kept), comments -> "/* ? */"
+//    body, or the value after ")=(" / "contains (" / "JSON data, line N: ") to the last one
+//    (or to the end when a quote kind occurs an odd number of times / the dollar body or
+//    value is not closed) becomes ONE ?: whatever the text's quoting rules were, every
+//    quoted byte is between its first and last quote; where the SQL lexer finds a token
+//    that never ends, the span runs from there to the end too;
+//  - outside that span: secrets (RedactSecrets), numbers -> ? (digits inside words are
+//    kept), comments -> "/* ? */"
 //    / "-- ?" (an unclosed one to the end).
 // Keeps words and punctuation outside quotes so that the text stays recognisable. Any bytes;
 // linear time. *masked (optional) is set to the number of spans and numbers replaced.

@@ -361,14 +361,15 @@ TEST(MaskFailClosedTest, MasksFromTheFirstQuoteToTheLast) {
 
 TEST(MaskFailClosedTest, MasksToTheEndWhenAQuoteIsLeftOpen) {
   EXPECT_EQ(MaskFailClosed("SELECT * FROM t WHERE a = 'secret"), "SELECT * FROM t WHERE a = ?");
-  EXPECT_EQ(MaskFailClosed("ALTER ROLE x PASSWORD 'secret"), "ALTER ROLE x PASSWORD ***");
+  EXPECT_EQ(MaskFailClosed("ALTER ROLE x PASSWORD 'secret"), "ALTER ROLE x PASSWORD ?");
+  EXPECT_EQ(MaskFailClosed("SELECT E'a\\'b' WHERE c = 'secret"), "SELECT E?");
   EXPECT_EQ(MaskFailClosed("near \"'secret\" at 1"), "near ?");
 }
 
 TEST(MaskFailClosedTest, MasksDollarBodiesEvenWithMismatchedTags) {
   EXPECT_EQ(MaskFailClosed("DO $a$ x $a$ $b$ secret $b$; SELECT 1"), "DO ?; SELECT ?");
   EXPECT_EQ(MaskFailClosed("DO $a$ x $b$ secret"), "DO ?");
-  EXPECT_EQ(MaskFailClosed("SELECT a$b$c, $1"), "SELECT a$b$c, $1");
+  EXPECT_EQ(MaskFailClosed("SELECT $$x$$, $1"), "SELECT ?, $1");
 }
 
 TEST(MaskFailClosedTest, MasksUnquotedKeyAndRowValues) {
