@@ -505,6 +505,8 @@ void CollectorDaemon::RunCycle(bool burst) {
   counters["ipc_shipperd_alive"] = parts_->shipper_alive ? 1 : 0;
   counters["burst_cycles"] = parts_->burst_cycles;
   counters["statement_texts_fetched"] = parts_->statements->texts_fetched_total();
+  counters["query_text_fail_closed"] =
+      parts_->statements->texts_fail_closed() + parts_->activity->texts_fail_closed();
   counters["db_connections_lost"] = parts_->connection->connections_lost();
   counters["backend_stat_unreadable"] = parts_->backends->stats().stat_permission_denied_pids;
   counters["backend_io_unreadable"] = parts_->backends->stats().io_permission_denied_pids;

@@ -17,7 +17,7 @@ using sql_internal::TokenKind;
 bool StartsAt(std::string_view s, size_t i, std::string_view p) { return s.substr(i, p.size()) == p; }
 
 // Nouns after which PostgreSQL's messages print an object name in double quotes.
-constexpr std::array<std::string_view, 50> kObjectNouns = {
+constexpr std::array<std::string_view, 51> kObjectNouns = {
     "relation",  "table",      "column",   "constraint", "index",        "function",
     "procedure", "routine",    "aggregate", "schema",    "database",     "role",
     "user",      "type",       "sequence", "view",       "operator",     "extension",
@@ -26,7 +26,7 @@ constexpr std::array<std::string_view, 50> kObjectNouns = {
     "language",  "policy",     "rule",     "attribute",  "parameter",    "encoding",
     "slot",      "wrapper",    "channel",  "family",     "class",        "method",
     "field",     "record",     "file",     "directory",  "template",     "object",
-    "variable",  "label"};
+    "variable",  "label",      "path"};
 
 bool IsAsciiAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
