@@ -172,7 +172,7 @@ void Redactor::AppendTruncatedTail(size_t pos, std::string* out, RedactStats* st
 void Redactor::AppendComment(std::string_view comment, std::string* out, RedactStats* stats) {
   if (comment.starts_with("--")) {
     out->append(kMaskedLineComment);
-  } else if (IsCorrelationTagComment(comment)) {
+  } else if (comment == kPgagentTagComment || IsCorrelationTagComment(comment)) {
     out->append(comment);
     return;
   } else {

@@ -12,6 +12,11 @@
 
 namespace pgagent {
 
+// pgagent's own query tag (collectord/pg/pg_session.h kPgagentQueryTag without its space):
+// a fixed comment without data, kept by RedactSql so that the listener can tell pgagent's own
+// statements apart.
+inline constexpr std::string_view kPgagentTagComment = "/* pgagent */";
+
 struct RedactStats {
   size_t literals = 0;          // literals replaced (fail closed: spans masked)
   size_t comments = 0;          // comments masked
@@ -39,7 +44,8 @@ struct RedactOptions {
 // "IN ($1, $2)") is kept unchanged, so pgss texts only change where pgss left a literal.
 // Comments are masked ("-- x" -> "-- ?", "/* x */" -> "/* ? */": they may hold anything, e.g.
 // "/* password=... */"), except a block comment that is exactly the correlation tag
-// ("/* correlation:<uuid> */", IsCorrelationTagComment), which is kept. Correlation ids are
+// ("/* correlation:<uuid> */", IsCorrelationTagComment) or pgagent's own tag
+// (kPgagentTagComment), which are kept. Correlation ids are
 // extracted from the raw text BEFORE redaction, so custom tags need not survive.
 // Identifiers, "quoted identifiers", keywords, operators and $1 parameters are kept.
 // Unterminated quotes / quoted identifiers / nested comments / dollar bodies make the text

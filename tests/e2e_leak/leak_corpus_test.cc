@@ -135,7 +135,7 @@ std::vector<LeakCase> Corpus() {
 const std::vector<std::string> kPgssStatements = {
     "ALTER ROLE leak_role PASSWORD 'lkPgssA'",
     "ALTER USER MAPPING FOR leak_role SERVER leak_srv OPTIONS (SET password 'lkPgssB')",
-    "SELECT 3 AS leak_pgss /* password=lkPgssC */"};
+    "SELECT 3, 4 AS leak_pgss /* password=lkPgssC */"};
 const std::vector<std::string> kPgssMarkers = {"lkPgssA", "lkPgssB", "lkPgssC"};
 
 // pg_stat_activity cuts at track_activity_query_size (100 bytes): inside this literal.
@@ -144,6 +144,9 @@ const std::string kActivitySql = "SELECT pg_sleep(300) AS leak_activity, 'lkActA
 const std::vector<std::string> kActivityMarkers = {"lkActA"};
 
 constexpr char kDoneSql[] = "SELECT 1 AS leak_corpus_done";
+
+// A stored row's source as MessageToJsonString writes it.
+const std::string kSource = "\"source\":\"";
 
 // The four daemon pairs: a log format as the agent reads it, and its log_line_prefix override.
 struct Pair {
@@ -265,7 +268,9 @@ class LeakCorpusTest : public ::testing::Test {
     mkdir(base.c_str(), 0700);
     const std::string path = base + "/pgagent.ini";
     std::ofstream f(path);
-    f << "[database]\nhost = 127.0.0.1\nport = " << pg_->port() << "\nuser = postgres\n"
+    // Four collectords, one session each (the default allows 2 pgagent sessions per server).
+    f << "[database]\nhost = 127.0.0.1\nport = " << pg_->port()
+      << "\nuser = postgres\nmax_agent_sessions = 8\n"
       << "[collection]\ninterval_s = 15\nlog_path = auto\nlog_format = " << pair.format
       << "\nlog_start = beginning\nlog_linger_ms = 500\n"
       << (pair.prefix.empty() ? "" : "log_line_prefix = " + pair.prefix + "\n")
@@ -352,15 +357,28 @@ TEST_F(LeakCorpusTest, NoMarkerReachesTheListenerInAnyLogFormatAndPlanNumbersSur
         Conn conn(pg_->ConnString());
         for (const std::string& sql : kPgssStatements) conn.Exec(sql);
         conn.Exec(kDoneSql);
-        return AnyRowHas({"pg_stat_statements", "ALTER ROLE leak_role PASSWORD"}) &&
-               AnyRowHas({"pg_stat_statements", "leak_pgss"});
+        return AnyRowHas({kSource + "pg_stat_statements\"", "ALTER ROLE leak_role PASSWORD"}) &&
+               AnyRowHas({kSource + "pg_stat_statements\"", "ALTER USER MAPPING FOR leak_role"}) &&
+               AnyRowHas({kSource + "pg_stat_statements\"", "leak_pgss"});
       },
-      150s);
-  EXPECT_TRUE(pgss_seen) << DaemonLogs();
-  EXPECT_TRUE(PollEverySecond([&] { return AnyRowHas({"pg_stat_activity", "leak_activity"}); }, 60s));
+      120s);
+  if (!pgss_seen) {
+    std::string got;
+    for (const std::string& row : Rows()) {
+      if (row.find(kSource + "pg_stat_statements\"") != std::string::npos) got += row.substr(0, 3000) + "\n";
+    }
+    auto pgss_now = pg_->Psql("SELECT calls, query FROM pg_stat_statements WHERE query ILIKE '%leak%'");
+    ADD_FAILURE() << "no statements row with the utility statements; pg_stat_statements:\n"
+                  << pgss_now.value_or("?") << "\nrows:\n" << got.substr(0, 12000);
+  }
+  EXPECT_TRUE(PollEverySecond([&] { return AnyRowHas({kSource + "pg_stat_activity\"", "leak_activity"}); }, 45s));
   for (const Pair& pair : kPairs) {
     EXPECT_TRUE(PollEverySecond(
-        [&] { return AnyRowHas({"pg_log", "leak-" + pair.name, "leak_corpus_done"}); }, 120s))
+        [&] {
+          return AnyRowHas({kSource + "pg_log\"", "\"host\":\"leak-" + pair.name + "\"",
+                            "leak_corpus_done"});
+        },
+        60s))
         << pair.name << "\n" << DaemonLogs();
   }
   for (auto& d : daemons_) EXPECT_EQ(d->Stop(15s), 0);

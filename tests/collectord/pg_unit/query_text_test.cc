@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "collectord/pg/pg_session.h"
 #include "collectord/sql/redact.h"
 
 namespace pgagent {
@@ -73,6 +74,12 @@ TEST_F(QueryTextTest, UtilityStatementsKeptVerbatimByPgssLoseTheirSecrets) {
     auto q = ProcessQueryText(&extractor_, "", raw, false, {});
     EXPECT_EQ(q.text.find("secret"), std::string::npos) << raw << " -> " << q.text;
   }
+}
+
+TEST_F(QueryTextTest, KeepsPgagentsOwnQueryTag) {
+  const std::string raw = std::string(kPgagentQueryTag) + "SELECT 1 FROM t /* other */";
+  auto q = ProcessQueryText(&extractor_, "", raw, false, {});
+  EXPECT_EQ(q.text, std::string(kPgagentQueryTag) + "SELECT ? FROM t /* ? */");
 }
 
 TEST_F(QueryTextTest, InsufficientPrivilegeIsPassedThrough) {
