@@ -16,7 +16,9 @@ using sql_internal::kNpos;
 using sql_internal::SqlLexer;
 using sql_internal::TokenKind;
 
-bool StartsAt(std::string_view s, size_t i, std::string_view p) { return s.substr(i, p.size()) == p; }
+bool StartsAt(std::string_view s, size_t i, std::string_view p) {
+  return s.substr(i, p.size()) == p;
+}
 
 bool IsPlainNumber(std::string_view s) {
   size_t i = 0;
@@ -113,12 +115,28 @@ std::optional<std::string> RedactYamlPlan(std::string_view s, FieldRedactStats* 
 // ---- xml --------------------------------------------------------------------------------
 
 // Elements whose text (and whose children's text) is an expression or query.
-constexpr std::array<std::string_view, 22> kXmlExpressionElements = {
-    "Query-Text",   "Filter",         "Index-Cond",        "Recheck-Cond",  "Hash-Cond",
-    "Merge-Cond",   "Join-Filter",    "One-Time-Filter",   "Output",        "Sort-Key",
-    "Group-Key",    "Presorted-Key",  "Hash-Key",          "Order-By",      "TID-Cond",
-    "Cache-Key",    "Run-Condition",  "Function-Call",     "Table-Function-Call",
-    "Sampling-Parameters", "Repeatable-Seed", "Query-Parameters"};
+constexpr std::array<std::string_view, 22> kXmlExpressionElements = {"Query-Text",
+                                                                     "Filter",
+                                                                     "Index-Cond",
+                                                                     "Recheck-Cond",
+                                                                     "Hash-Cond",
+                                                                     "Merge-Cond",
+                                                                     "Join-Filter",
+                                                                     "One-Time-Filter",
+                                                                     "Output",
+                                                                     "Sort-Key",
+                                                                     "Group-Key",
+                                                                     "Presorted-Key",
+                                                                     "Hash-Key",
+                                                                     "Order-By",
+                                                                     "TID-Cond",
+                                                                     "Cache-Key",
+                                                                     "Run-Condition",
+                                                                     "Function-Call",
+                                                                     "Table-Function-Call",
+                                                                     "Sampling-Parameters",
+                                                                     "Repeatable-Seed",
+                                                                     "Query-Parameters"};
 
 bool IsExpressionElement(std::string_view name) {
   for (std::string_view e : kXmlExpressionElements) {
@@ -186,8 +204,8 @@ bool ParseXmlTag(std::string_view tag, std::string_view* name, bool* closing, bo
   if (e <= b) return false;
   for (size_t i = b; i < e; ++i) {
     const char c = tag[i];
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '-';
+    const bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
     if (!ok) return false;
   }
   *name = tag.substr(b, e - b);
@@ -239,21 +257,46 @@ std::optional<std::string> RedactXmlPlan(std::string_view s, FieldRedactStats* s
 // ---- text -------------------------------------------------------------------------------
 
 // Property lines whose values are numbers or plan vocabulary, never data.
-constexpr std::array<std::string_view, 40> kNumericLabels = {
-    "Rows Removed by Filter", "Rows Removed by Join Filter", "Rows Removed by Index Recheck",
-    "Heap Fetches",           "Heap Blocks",                 "Buffers",
-    "I/O Timings",            "Planning Time",               "Execution Time",
-    "Planning",               "Execution",                   "Sort Method",
-    "Sort Space Used",        "Workers Planned",             "Workers Launched",
-    "Batches",                "Buckets",                     "Hits",
-    "Misses",                 "Evictions",                   "Overflows",
-    "Memory Usage",           "Peak Memory Usage",           "JIT",
-    "Functions",              "Options",                     "Timing",
-    "Query Identifier",       "Full-sort Groups",            "Pre-sorted Groups",
-    "Index Searches",         "Storage",                     "Disk Usage",
-    "WAL",                    "Tuples Inserted",             "Conflicting Tuples",
-    "Subplans Removed",       "Partial Mode",                "Memory",
-    "Worker"};
+constexpr std::array<std::string_view, 40> kNumericLabels = {"Rows Removed by Filter",
+                                                             "Rows Removed by Join Filter",
+                                                             "Rows Removed by Index Recheck",
+                                                             "Heap Fetches",
+                                                             "Heap Blocks",
+                                                             "Buffers",
+                                                             "I/O Timings",
+                                                             "Planning Time",
+                                                             "Execution Time",
+                                                             "Planning",
+                                                             "Execution",
+                                                             "Sort Method",
+                                                             "Sort Space Used",
+                                                             "Workers Planned",
+                                                             "Workers Launched",
+                                                             "Batches",
+                                                             "Buckets",
+                                                             "Hits",
+                                                             "Misses",
+                                                             "Evictions",
+                                                             "Overflows",
+                                                             "Memory Usage",
+                                                             "Peak Memory Usage",
+                                                             "JIT",
+                                                             "Functions",
+                                                             "Options",
+                                                             "Timing",
+                                                             "Query Identifier",
+                                                             "Full-sort Groups",
+                                                             "Pre-sorted Groups",
+                                                             "Index Searches",
+                                                             "Storage",
+                                                             "Disk Usage",
+                                                             "WAL",
+                                                             "Tuples Inserted",
+                                                             "Conflicting Tuples",
+                                                             "Subplans Removed",
+                                                             "Partial Mode",
+                                                             "Memory",
+                                                             "Worker"};
 
 bool IsNumericLine(std::string_view rest) {
   if (rest.find("(cost=") != kNpos || rest.find("(actual ") != kNpos ||

@@ -14,19 +14,22 @@ using sql_internal::kNpos;
 using sql_internal::SqlLexer;
 using sql_internal::TokenKind;
 
-bool StartsAt(std::string_view s, size_t i, std::string_view p) { return s.substr(i, p.size()) == p; }
+bool StartsAt(std::string_view s, size_t i, std::string_view p) {
+  return s.substr(i, p.size()) == p;
+}
 
-// Nouns after which PostgreSQL's messages print an object name in double quotes.
-constexpr std::array<std::string_view, 51> kObjectNouns = {
-    "relation",  "table",      "column",   "constraint", "index",        "function",
-    "procedure", "routine",    "aggregate", "schema",    "database",     "role",
-    "user",      "type",       "sequence", "view",       "operator",     "extension",
-    "trigger",   "statement",  "cursor",   "portal",     "savepoint",    "tablespace",
-    "publication", "subscription", "server", "collation", "conversion",  "domain",
-    "language",  "policy",     "rule",     "attribute",  "parameter",    "encoding",
-    "slot",      "wrapper",    "channel",  "family",     "class",        "method",
-    "field",     "record",     "file",     "directory",  "template",     "object",
-    "variable",  "label",      "path"};
+// Nouns after which PostgreSQL's messages print an object name in double quotes. Not
+// "statement" / "expression": SQL statement "..." quotes SQL, not a name.
+constexpr std::array<std::string_view, 50> kObjectNouns = {
+    "relation",     "table",   "column",    "constraint", "index",      "function",
+    "procedure",    "routine", "aggregate", "schema",     "database",   "role",
+    "user",         "type",    "sequence",  "view",       "operator",   "extension",
+    "trigger",      "cursor",  "portal",    "savepoint",  "tablespace", "publication",
+    "subscription", "server",  "collation", "conversion", "domain",     "language",
+    "policy",       "rule",    "attribute", "parameter",  "encoding",   "slot",
+    "wrapper",      "channel", "family",    "class",      "method",     "field",
+    "record",       "file",    "directory", "template",   "object",     "variable",
+    "label",        "path"};
 
 bool IsAsciiAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 

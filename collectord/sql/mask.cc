@@ -97,9 +97,8 @@ void AppendPlain(std::string_view s, std::string* out, size_t* masked) {
       out->append("-- ?");
       ++*masked;
       i = nl == std::string_view::npos ? s.size() : nl;
-    } else if (!word_before &&
-               (IsDigit(c) || (c == '.' && i + 1 < s.size() &&
-                               IsDigit(static_cast<unsigned char>(s[i + 1]))))) {
+    } else if (!word_before && (IsDigit(c) || (c == '.' && i + 1 < s.size() &&
+                                               IsDigit(static_cast<unsigned char>(s[i + 1]))))) {
       out->push_back('?');
       ++*masked;
       i = lexer.ScanNumber(i);

@@ -73,53 +73,102 @@ constexpr char kSetup[] =
 
 std::vector<LeakCase> Corpus() {
   std::vector<LeakCase> c = {
-      {"unique violation, key value spanning lines", Provoke::kSql,
-       {"INSERT INTO leak_u VALUES ('lkUniqA\nlkUniqB')", "INSERT INTO leak_u VALUES ('lkUniqA\nlkUniqB')"},
-       {}, {"lkUniqA", "lkUniqB"}, "leak_u_pkey"},
-      {"check violation, failing row with a number and a multi-line value", Provoke::kSql,
-       {"INSERT INTO leak_c VALUES (845721930586113, 'lkChkA\n(lkChkB)')"}, {},
-       {"845721930586113", "lkChkA", "lkChkB"}, "leak_c_short"},
-      {"foreign key violation", Provoke::kSql, {"INSERT INTO leak_f VALUES ('lkFkA')"}, {}, {"lkFkA"},
+      {"unique violation, key value spanning lines",
+       Provoke::kSql,
+       {"INSERT INTO leak_u VALUES ('lkUniqA\nlkUniqB')",
+        "INSERT INTO leak_u VALUES ('lkUniqA\nlkUniqB')"},
+       {},
+       {"lkUniqA", "lkUniqB"},
+       "leak_u_pkey"},
+      {"check violation, failing row with a number and a multi-line value",
+       Provoke::kSql,
+       {"INSERT INTO leak_c VALUES (845721930586113, 'lkChkA\n(lkChkB)')"},
+       {},
+       {"845721930586113", "lkChkA", "lkChkB"},
+       "leak_c_short"},
+      {"foreign key violation",
+       Provoke::kSql,
+       {"INSERT INTO leak_f VALUES ('lkFkA')"},
+       {},
+       {"lkFkA"},
        "leak_f_fk"},
-      {"PL/pgSQL error with a multi-line SQL statement CONTEXT", Provoke::kSql,
+      {"PL/pgSQL error with a multi-line SQL statement CONTEXT",
+       Provoke::kSql,
        {"CREATE FUNCTION leak_fn() RETURNS void LANGUAGE plpgsql AS $body$\nBEGIN\n"
         "  -- lkPlBody\n  INSERT INTO leak_u\n      VALUES ('lkPlA'), ('lkPlA');\nEND\n$body$",
         "SELECT leak_fn()"},
-       {}, {"lkPlBody", "lkPlA"}, "leak_fn() line"},
-      {"dynamic SQL error echoing the value in the message and QUERY", Provoke::kSql,
-       {"DO $$BEGIN EXECUTE 'SELECT ''lkDynA''::int'; END$$"}, {}, {"lkDynA"},
+       {},
+       {"lkPlBody", "lkPlA"},
+       "leak_fn() line"},
+      {"dynamic SQL error echoing the value in the message and QUERY",
+       Provoke::kSql,
+       {"DO $$BEGIN EXECUTE 'SELECT ''lkDynA''::int'; END$$"},
+       {},
+       {"lkDynA"},
        "invalid input syntax for type integer"},
-      {"extended protocol: multi-line bind parameters, unique violation", Provoke::kParams,
-       {"INSERT INTO leak_u VALUES ($1)"}, {"lkBindA\nlkBindB"}, {"lkBindA", "lkBindB"},
+      {"extended protocol: multi-line bind parameters, unique violation",
+       Provoke::kParams,
+       {"INSERT INTO leak_u VALUES ($1)"},
+       {"lkBindA\nlkBindB"},
+       {"lkBindA", "lkBindB"},
        "parameters: $1 = "},
-      {"extended protocol: quotes and numbers in parameters", Provoke::kParams,
-       {"SELECT $1::text, $2::bigint, $3::text"}, {"x'lkBindC", "739184625017", "lkBindD\n''"},
-       {"lkBindC", "739184625017", "lkBindD"}, "$2 = "},
-      {"syntax error echoing a literal", Provoke::kSql, {"SELECT 1 'lkSynA'"}, {}, {"lkSynA"},
+      {"extended protocol: quotes and numbers in parameters",
+       Provoke::kParams,
+       {"SELECT $1::text, $2::bigint, $3::text"},
+       {"x'lkBindC", "739184625017", "lkBindD\n''"},
+       {"lkBindC", "739184625017", "lkBindD"},
+       "$2 = "},
+      {"syntax error echoing a literal",
+       Provoke::kSql,
+       {"SELECT 1 'lkSynA'"},
+       {},
+       {"lkSynA"},
        "syntax error at or near"},
-      {"unterminated literal in ALTER ROLE ... PASSWORD", Provoke::kSql,
-       {"ALTER ROLE leak_role PASSWORD 'lkSynPwB"}, {}, {"lkSynPwB"}, "unterminated quoted string"},
-      {"EXECUTE of a prepared statement: prepare: DETAIL", Provoke::kSql,
-       {"PREPARE leak_prep AS SELECT $1::text || 'lkPrepA'", "EXECUTE leak_prep('lkPrepB')"}, {},
-       {"lkPrepA", "lkPrepB"}, "prepare: PREPARE leak_prep"},
-      {"comments in statements", Provoke::kSql,
-       {"SELECT 1 AS leak_cmt /* password=lkCmtA */", "SELECT 2 AS leak_cmt2 -- lkCmtB"}, {},
-       {"lkCmtA", "lkCmtB"}, "leak_cmt2"},
-      {"utility statements with passwords", Provoke::kSql,
+      {"unterminated literal in ALTER ROLE ... PASSWORD",
+       Provoke::kSql,
+       {"ALTER ROLE leak_role PASSWORD 'lkSynPwB"},
+       {},
+       {"lkSynPwB"},
+       "unterminated quoted string"},
+      {"EXECUTE of a prepared statement: prepare: DETAIL",
+       Provoke::kSql,
+       {"PREPARE leak_prep AS SELECT $1::text || 'lkPrepA'", "EXECUTE leak_prep('lkPrepB')"},
+       {},
+       {"lkPrepA", "lkPrepB"},
+       "prepare: PREPARE leak_prep"},
+      {"comments in statements",
+       Provoke::kSql,
+       {"SELECT 1 AS leak_cmt /* password=lkCmtA */", "SELECT 2 AS leak_cmt2 -- lkCmtB"},
+       {},
+       {"lkCmtA", "lkCmtB"},
+       "leak_cmt2"},
+      {"utility statements with passwords",
+       Provoke::kSql,
        {"ALTER ROLE leak_role PASSWORD 'lkPwdA'",
         "ALTER USER MAPPING FOR leak_role SERVER leak_srv OPTIONS (ADD password 'lkPwdB')",
         "SELECT dblink_connect('leak', 'host=127.0.0.1 port=1 dbname=x password=lkPwdC')"},
-       {}, {"lkPwdA", "lkPwdB", "lkPwdC"}, "ALTER ROLE leak_role PASSWORD"},
-      {"json input error: Token DETAIL and JSON data CONTEXT", Provoke::kSql,
-       {"SELECT '{\"a\": lkJsonA}'::json"}, {}, {"lkJsonA"}, "invalid input syntax for type json"},
-      {"COPY data error: the line in CONTEXT", Provoke::kCopy, {"COPY leak_i (a) FROM STDIN"},
-       {"lkCopyA\n"}, {"lkCopyA"}, "COPY leak_i, line 1"},
+       {},
+       {"lkPwdA", "lkPwdB", "lkPwdC"},
+       "ALTER ROLE leak_role PASSWORD"},
+      {"json input error: Token DETAIL and JSON data CONTEXT",
+       Provoke::kSql,
+       {"SELECT '{\"a\": lkJsonA}'::json"},
+       {},
+       {"lkJsonA"},
+       "invalid input syntax for type json"},
+      {"COPY data error: the line in CONTEXT",
+       Provoke::kCopy,
+       {"COPY leak_i (a) FROM STDIN"},
+       {"lkCopyA\n"},
+       {"lkCopyA"},
+       "COPY leak_i, line 1"},
   };
   int n = 0;
   for (std::string fmt : {"text", "json", "yaml", "xml"}) {
     const std::string m = fmt.substr(0, 1);
     const std::string number = "84572193058620" + std::to_string(++n);
-    c.push_back({"auto_explain (log_analyze) in " + fmt, Provoke::kSql,
+    c.push_back({"auto_explain (log_analyze) in " + fmt,
+                 Provoke::kSql,
                  {"SET auto_explain.log_format = " + fmt,
                   "SELECT k, 'lkAeOut" + m + "' AS c FROM leak_u WHERE k = 'lkAeCond" + m +
                       "' OR length(k) > " + number + " ORDER BY k || 'lkAeSort" + m + "'"},
@@ -139,8 +188,8 @@ const std::vector<std::string> kPgssStatements = {
 const std::vector<std::string> kPgssMarkers = {"lkPgssA", "lkPgssB", "lkPgssC"};
 
 // pg_stat_activity cuts at track_activity_query_size (100 bytes): inside this literal.
-const std::string kActivitySql = "SELECT pg_sleep(300) AS leak_activity, 'lkActA" +
-                                 std::string(200, 'p') + "'";
+const std::string kActivitySql =
+    "SELECT pg_sleep(300) AS leak_activity, 'lkActA" + std::string(200, 'p') + "'";
 const std::vector<std::string> kActivityMarkers = {"lkActA"};
 
 constexpr char kDoneSql[] = "SELECT 1 AS leak_corpus_done";
@@ -188,7 +237,8 @@ void ProvokeCase(Conn& conn, const LeakCase& lc) {
       const bool copy_in = PQresultStatus(r) == PGRES_COPY_IN;
       PQclear(r);
       if (!copy_in) break;
-      for (const std::string& v : lc.values) PQputCopyData(conn.c, v.data(), static_cast<int>(v.size()));
+      for (const std::string& v : lc.values)
+        PQputCopyData(conn.c, v.data(), static_cast<int>(v.size()));
       PQputCopyEnd(conn.c, nullptr);
       while (PGresult* end = PQgetResult(conn.c)) PQclear(end);
       break;
@@ -274,8 +324,9 @@ class LeakCorpusTest : public ::testing::Test {
       << "[collection]\ninterval_s = 15\nlog_path = auto\nlog_format = " << pair.format
       << "\nlog_start = beginning\nlog_linger_ms = 500\n"
       << (pair.prefix.empty() ? "" : "log_line_prefix = " + pair.prefix + "\n")
-      << "[listener]\nurl = " << listener_->ingest_url() << "\napi_key = "
-      << listener_->options().api_key << "\nproject_id = leak\nca_file = " << listener_->ca_file()
+      << "[listener]\nurl = " << listener_->ingest_url()
+      << "\napi_key = " << listener_->options().api_key << "\nproject_id = leak\nca_file = "
+      << listener_->ca_file()
       // Four shipperds share the listener's 100 requests/min: each keeps to a quarter.
       << "\nrequests_per_minute = 24\n"
       << "[buffer]\npath = " << base << "/buffer\n[ipc]\nruntime_dir = " << base << "/run\n"
@@ -288,10 +339,11 @@ class LeakCorpusTest : public ::testing::Test {
   void StartPair(const Pair& pair) {
     const std::string config = Config(pair);
     const std::string base = dir_ + "/" + pair.name;
-    auto shipper = ChildProcess::Start({testing::BinaryDir() + "/shipperd/pgagent-shipperd", config},
-                                       base + "/shipperd.log");
-    auto collector = ChildProcess::Start(
-        {testing::BinaryDir() + "/collectord/pgagent-collectord", config}, base + "/collectord.log");
+    auto shipper = ChildProcess::Start(
+        {testing::BinaryDir() + "/shipperd/pgagent-shipperd", config}, base + "/shipperd.log");
+    auto collector =
+        ChildProcess::Start({testing::BinaryDir() + "/collectord/pgagent-collectord", config},
+                            base + "/collectord.log");
     ASSERT_TRUE(shipper.ok() && collector.ok());
     daemons_.push_back(std::move(*shipper));
     daemons_.push_back(std::move(*collector));
@@ -318,7 +370,8 @@ class LeakCorpusTest : public ::testing::Test {
   }
   std::string DaemonLogs() {
     std::string out;
-    for (const auto& d : daemons_) out += d->log_file() + ":\n" + ReadFile(d->log_file()).substr(0, 4000);
+    for (const auto& d : daemons_)
+      out += d->log_file() + ":\n" + ReadFile(d->log_file()).substr(0, 4000);
     return out;
   }
 
@@ -344,8 +397,9 @@ TEST_F(LeakCorpusTest, NoMarkerReachesTheListenerInAnyLogFormatAndPlanNumbersSur
   activity_ = std::make_unique<Conn>(pg_->ConnString());
   ASSERT_TRUE(activity_->ok());
   ASSERT_EQ(PQsendQuery(activity_->c, kActivitySql.c_str()), 1);
-  auto visible = pg_->Psql("SELECT query FROM pg_stat_activity WHERE query LIKE '%leak_activity%'"
-                           " AND pid <> pg_backend_pid()");
+  auto visible = pg_->Psql(
+      "SELECT query FROM pg_stat_activity WHERE query LIKE '%leak_activity%'"
+      " AND pid <> pg_backend_pid()");
   ASSERT_TRUE(visible.ok());
   ASSERT_NE(visible->find("lkActA"), std::string::npos) << "activity text: " << *visible;
   ASSERT_LT(visible->size(), kActivitySql.size()) << "the server did not cut the text";
@@ -365,21 +419,29 @@ TEST_F(LeakCorpusTest, NoMarkerReachesTheListenerInAnyLogFormatAndPlanNumbersSur
   if (!pgss_seen) {
     std::string got;
     for (const std::string& row : Rows()) {
-      if (row.find(kSource + "pg_stat_statements\"") != std::string::npos) got += row.substr(0, 3000) + "\n";
+      if (row.find(kSource + "pg_stat_statements\"") != std::string::npos)
+        got += row.substr(0, 3000) + "\n";
     }
-    auto pgss_now = pg_->Psql("SELECT calls, query FROM pg_stat_statements WHERE query ILIKE '%leak%'");
+    auto pgss_now =
+        pg_->Psql("SELECT calls, query FROM pg_stat_statements WHERE query ILIKE '%leak%'");
     ADD_FAILURE() << "no statements row with the utility statements; pg_stat_statements:\n"
-                  << pgss_now.value_or("?") << "\nrows:\n" << got.substr(0, 12000);
+                  << pgss_now.value_or("?") << "\nrows:\n"
+                  << got.substr(0, 12000);
   }
-  EXPECT_TRUE(PollEverySecond([&] { return AnyRowHas({kSource + "pg_stat_activity\"", "leak_activity"}); }, 45s));
+  EXPECT_TRUE(PollEverySecond(
+      [&] {
+        return AnyRowHas({kSource + "pg_stat_activity\"", "leak_activity"});
+      },
+      45s));
   for (const Pair& pair : kPairs) {
     EXPECT_TRUE(PollEverySecond(
         [&] {
-          return AnyRowHas({kSource + "pg_log\"", "\"host\":\"leak-" + pair.name + "\"",
-                            "leak_corpus_done"});
+          return AnyRowHas(
+              {kSource + "pg_log\"", "\"host\":\"leak-" + pair.name + "\"", "leak_corpus_done"});
         },
         60s))
-        << pair.name << "\n" << DaemonLogs();
+        << pair.name << "\n"
+        << DaemonLogs();
   }
   for (auto& d : daemons_) EXPECT_EQ(d->Stop(15s), 0);
   daemons_.clear();
@@ -391,7 +453,8 @@ TEST_F(LeakCorpusTest, NoMarkerReachesTheListenerInAnyLogFormatAndPlanNumbersSur
   ASSERT_TRUE(pgss.ok());
   server_side += *pgss + *visible;
   for (const std::string& m : markers) {
-    EXPECT_NE(server_side.find(m), std::string::npos) << "marker never written by the server: " << m;
+    EXPECT_NE(server_side.find(m), std::string::npos)
+        << "marker never written by the server: " << m;
   }
 
   // Nothing the listener received holds a marker.
@@ -422,13 +485,14 @@ TEST_F(LeakCorpusTest, NoMarkerReachesTheListenerInAnyLogFormatAndPlanNumbersSur
       {"xml", std::regex(R"(<Actual-Total-Time>[0-9.]+</Actual-Total-Time>)")}};
   for (const auto& [format, re] : numbers) {
     bool found = false;
-    for (const std::string& t : texts) found = found || (t.find("plan:") != std::string::npos && std::regex_search(t, re));
+    for (const std::string& t : texts)
+      found = found || (t.find("plan:") != std::string::npos && std::regex_search(t, re));
     EXPECT_TRUE(found) << "no " << format << " plan with its numbers arrived";
   }
   RecordProperty("corpus_cases", static_cast<int>(corpus.size()));
   RecordProperty("markers", static_cast<int>(markers.size()));
-  std::printf("[ corpus ] %zu cases, %zu markers, %zu rows received\n", corpus.size(), markers.size(),
-              static_cast<size_t>(rows->values_size()));
+  std::printf("[ corpus ] %zu cases, %zu markers, %zu rows received\n", corpus.size(),
+              markers.size(), static_cast<size_t>(rows->values_size()));
 }
 
 }  // namespace

@@ -76,8 +76,9 @@ TEST(ExplainRedactTest, TextPlanFollowsALiteralAcrossLines) {
 }
 
 TEST(ExplainRedactTest, JsonValuesGoThroughTheSqlRedactorAndKeysAndNumbersStay) {
-  auto out = Plan("\n{\"Query Text\": \"select 'SECRET\\n\\\"x'\", \"Plan\": {\"Actual Rows\": 3, "
-                  "\"Filter\": \"(a = 'SECRET'::text)\", \"Output\": [\"'SECRET'::text\"]}}");
+  auto out = Plan(
+      "\n{\"Query Text\": \"select 'SECRET\\n\\\"x'\", \"Plan\": {\"Actual Rows\": 3, "
+      "\"Filter\": \"(a = 'SECRET'::text)\", \"Output\": [\"'SECRET'::text\"]}}");
   ASSERT_TRUE(out.has_value());
   EXPECT_EQ(*out,
             "\n{\"Query Text\": \"select ?\", \"Plan\": {\"Actual Rows\": 3, "
@@ -88,15 +89,17 @@ TEST(ExplainRedactTest, UnreadablePlansAreDroppedNeverSentRaw) {
   EXPECT_FALSE(Plan("\n{\"Query Text\": \"select 'SECRET").has_value());
   EXPECT_FALSE(Plan("\n{\"Query Text\": SECRET}").has_value());
   EXPECT_FALSE(Plan("\nQuery Text: \"select 1\"\nPlan: \n  Filter: SECRET").has_value());
-  EXPECT_FALSE(Plan("\n<explain xmlns=\"x\"><Query-Text>SECRET</Query-Text></explain>").has_value());
+  EXPECT_FALSE(
+      Plan("\n<explain xmlns=\"x\"><Query-Text>SECRET</Query-Text></explain>").has_value());
   EXPECT_FALSE(Plan("\n<explain xmlns=\"http://www.postgresql.org/2009/explain\">"
                     "<Filter a='SECRET'>x</Filter></explain>")
                    .has_value());
 }
 
 TEST(ExplainRedactTest, XmlNumbersInsideExpressionsAreMasked) {
-  auto out = Plan("\n<explain xmlns=\"http://www.postgresql.org/2009/explain\"><Plan>"
-                  "<Output><Item>98765</Item></Output><Plan-Rows>7</Plan-Rows></Plan></explain>");
+  auto out = Plan(
+      "\n<explain xmlns=\"http://www.postgresql.org/2009/explain\"><Plan>"
+      "<Output><Item>98765</Item></Output><Plan-Rows>7</Plan-Rows></Plan></explain>");
   ASSERT_TRUE(out.has_value());
   EXPECT_EQ(out->find("98765"), std::string::npos) << *out;
   EXPECT_NE(out->find("<Plan-Rows>7</Plan-Rows>"), std::string::npos) << *out;
@@ -104,9 +107,10 @@ TEST(ExplainRedactTest, XmlNumbersInsideExpressionsAreMasked) {
 
 TEST(ExplainRedactTest, TextPlanThatDoesNotLexFailsClosedForTheRest) {
   int fail_closed = 0;
-  auto out = Plan("\nQuery Text: select 1\nResult  (cost=0.00..0.01 rows=1 width=4)\n"
-                  "  Output: 'SECRET",
-                  &fail_closed);
+  auto out = Plan(
+      "\nQuery Text: select 1\nResult  (cost=0.00..0.01 rows=1 width=4)\n"
+      "  Output: 'SECRET",
+      &fail_closed);
   ASSERT_TRUE(out.has_value());
   ExpectNoLiteral(*out);
   EXPECT_EQ(fail_closed, 1);

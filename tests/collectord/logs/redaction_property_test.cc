@@ -69,39 +69,59 @@ class Generator {
 
   std::string Message() {
     switch (Pick(9)) {
-      case 0: return "invalid input syntax for type integer: \"" + Value() + "\"";
-      case 1: return "syntax error at or near \"'" + Value() + "'\" at character 3";
-      case 2: return "unterminated quoted string at or near \"'" + Value() + "\"";
-      case 3: return "could not connect: host=h password=" + Marker() + " user=u";
-      case 4: return "duplicate key value violates unique constraint \"t_pkey\"";
-      case 5: return "statement: " + Sql();
-      case 6: return "duration: 0.5 ms" + std::string(Pick(2) ? "  " : " ") + "statement: " + Sql();
-      case 7: return "duration: 1.25 ms  plan:\n" + Plan();
-      default: return "execute <unnamed>: " + Sql();
+      case 0:
+        return "invalid input syntax for type integer: \"" + Value() + "\"";
+      case 1:
+        return "syntax error at or near \"'" + Value() + "'\" at character 3";
+      case 2:
+        return "unterminated quoted string at or near \"'" + Value() + "\"";
+      case 3:
+        return "could not connect: host=h password=" + Marker() + " user=u";
+      case 4:
+        return "duplicate key value violates unique constraint \"t_pkey\"";
+      case 5:
+        return "statement: " + Sql();
+      case 6:
+        return "duration: 0.5 ms" + std::string(Pick(2) ? "  " : " ") + "statement: " + Sql();
+      case 7:
+        return "duration: 1.25 ms  plan:\n" + Plan();
+      default:
+        return "execute <unnamed>: " + Sql();
     }
   }
 
   std::string Detail() {
     switch (Pick(7)) {
-      case 0: return "Key (k, lower(e))=(" + Value() + ", " + Value() + ") already exists.";
-      case 1: return "Failing row contains (" + Value() + ", null, " + Value() + ").";
-      case 2: return "parameters: $1 = '" + Value() + "', $2 = NULL, $3 = '" + Value() + "'";
-      case 3: return "prepare: PREPARE p AS " + Sql();
-      case 4: return "Token \"" + Value() + "\" is invalid.";
+      case 0:
+        return "Key (k, lower(e))=(" + Value() + ", " + Value() + ") already exists.";
+      case 1:
+        return "Failing row contains (" + Value() + ", null, " + Value() + ").";
+      case 2:
+        return "parameters: $1 = '" + Value() + "', $2 = NULL, $3 = '" + Value() + "'";
+      case 3:
+        return "prepare: PREPARE p AS " + Sql();
+      case 4:
+        return "Token \"" + Value() + "\" is invalid.";
       case 5:
         return "Process 11 waits for ShareLock on transaction 7; blocked by process 12.\n"
-               "Process 11: " + CompleteSql() + "\nProcess 12: " + Sql();
-      default: return "Key (k)=(" + Value() + ") is not present in table \"parent\".";
+               "Process 11: " +
+               CompleteSql() + "\nProcess 12: " + Sql();
+      default:
+        return "Key (k)=(" + Value() + ") is not present in table \"parent\".";
     }
   }
 
   // Free text as in a HINT or DETAIL (no SQL).
   std::string Hint() {
     switch (Pick(4)) {
-      case 0: return "Key (k)=(" + Value() + ") already exists.";
-      case 1: return "Failing row contains (" + Value() + ").";
-      case 2: return "parameters: $1 = '" + Value() + "'";
-      default: return "Token \"" + Value() + "\" is invalid.";
+      case 0:
+        return "Key (k)=(" + Value() + ") already exists.";
+      case 1:
+        return "Failing row contains (" + Value() + ").";
+      case 2:
+        return "parameters: $1 = '" + Value() + "'";
+      default:
+        return "Token \"" + Value() + "\" is invalid.";
     }
   }
 
@@ -111,11 +131,21 @@ class Generator {
     for (size_t i = 0; i < n; ++i) {
       if (i > 0) out += "\n";
       switch (Pick(5)) {
-        case 0: out += "SQL statement \"" + CompleteSql() + "\""; break;
-        case 1: out += "PL/pgSQL function f(text) line 3 at SQL statement"; break;
-        case 2: out += "unnamed portal with parameters: $1 = '" + Value() + "'"; break;
-        case 3: out += "COPY t, line 1, column a: \"" + Value() + "\""; break;
-        default: out += "JSON data, line 1: {\"a\": " + Marker() + "..."; break;
+        case 0:
+          out += "SQL statement \"" + CompleteSql() + "\"";
+          break;
+        case 1:
+          out += "PL/pgSQL function f(text) line 3 at SQL statement";
+          break;
+        case 2:
+          out += "unnamed portal with parameters: $1 = '" + Value() + "'";
+          break;
+        case 3:
+          out += "COPY t, line 1, column a: \"" + Value() + "\"";
+          break;
+        default:
+          out += "JSON data, line 1: {\"a\": " + Marker() + "...";
+          break;
       }
     }
     return out;
@@ -123,10 +153,14 @@ class Generator {
 
   std::string Plan() {
     switch (Pick(4)) {
-      case 0: return TextPlan();
-      case 1: return JsonPlan();
-      case 2: return YamlPlan();
-      default: return XmlPlan();
+      case 0:
+        return TextPlan();
+      case 1:
+        return JsonPlan();
+      case 2:
+        return YamlPlan();
+      default:
+        return XmlPlan();
     }
   }
 
@@ -137,29 +171,47 @@ class Generator {
  private:
   std::string Sep() {
     switch (Pick(6)) {
-      case 0: return "\n";
-      case 1: return "\n        ";
-      default: return " ";
+      case 0:
+        return "\n";
+      case 1:
+        return "\n        ";
+      default:
+        return " ";
     }
   }
 
   std::string SqlPiece() {
     switch (Pick(15)) {
-      case 0: return "'" + Value() + "'";
-      case 1: return "E'" + Marker() + "\\'" + Marker() + "'";
-      case 2: return "'" + Marker() + "''" + Marker() + "'";
-      case 3: return "$$" + Value() + "$$";
-      case 4: return "$fn$ " + Value() + " $fn$";
-      case 5: return "/* " + Value() + " */";
-      case 6: return "-- " + Marker() + "\n";
-      case 7: return NumberMarker();
-      case 8: return "-" + NumberMarker() + ".5";
-      case 9: return "IN ('" + Marker() + "', " + NumberMarker() + ")";
-      case 10: return "U&'" + Marker() + "'";
-      case 11: return "\"Quoted Ident\" = $1";
-      case 12: return "/* password=" + Marker() + " */";
-      case 13: return "PASSWORD '" + Marker() + "'";
-      default: return "AND col_2 <> ?";
+      case 0:
+        return "'" + Value() + "'";
+      case 1:
+        return "E'" + Marker() + "\\'" + Marker() + "'";
+      case 2:
+        return "'" + Marker() + "''" + Marker() + "'";
+      case 3:
+        return "$$" + Value() + "$$";
+      case 4:
+        return "$fn$ " + Value() + " $fn$";
+      case 5:
+        return "/* " + Value() + " */";
+      case 6:
+        return "-- " + Marker() + "\n";
+      case 7:
+        return NumberMarker();
+      case 8:
+        return "-" + NumberMarker() + ".5";
+      case 9:
+        return "IN ('" + Marker() + "', " + NumberMarker() + ")";
+      case 10:
+        return "U&'" + Marker() + "'";
+      case 11:
+        return "\"Quoted Ident\" = $1";
+      case 12:
+        return "/* password=" + Marker() + " */";
+      case 13:
+        return "PASSWORD '" + Marker() + "'";
+      default:
+        return "AND col_2 <> ?";
     }
   }
 
@@ -167,15 +219,17 @@ class Generator {
     std::string q = CompleteSql();
     return "Query Text: " + q +
            "\nSeq Scan on public.t  (cost=0.00..35.50 rows=10 width=32) (actual "
-           "time=0.010..0.011 rows=1 loops=1)\n  Output: '" + Value() + "'::text, " +
-           NumberMarker() + "\n  Filter: (t.k = '" + Value() + "'::text)\n  Rows Removed by "
+           "time=0.010..0.011 rows=1 loops=1)\n  Output: '" +
+           Value() + "'::text, " + NumberMarker() + "\n  Filter: (t.k = '" + Value() +
+           "'::text)\n  Rows Removed by "
            "Filter: 2\n  Buffers: shared hit=3";
   }
   std::string JsonPlan() {
     std::string out = "{\n  \"Query Text\": ";
     AppendJsonString(out, CompleteSql());
-    out += ",\n  \"Plan\": {\n    \"Node Type\": \"Seq Scan\",\n    \"Actual Rows\": 1,\n"
-           "    \"Output\": [";
+    out +=
+        ",\n  \"Plan\": {\n    \"Node Type\": \"Seq Scan\",\n    \"Actual Rows\": 1,\n"
+        "    \"Output\": [";
     AppendJsonString(out, "'" + Value() + "'::text");
     out += "],\n    \"Filter\": ";
     AppendJsonString(out, "(k = '" + Value() + "'::text) OR (n > " + NumberMarker() + ")");
@@ -186,13 +240,16 @@ class Generator {
     AppendJsonString(q, CompleteSql());
     std::string f;
     AppendJsonString(f, "(k = '" + Value() + "'::text)");
-    return "Query Text: " + q + "\nPlan: \n  Node Type: \"Seq Scan\"\n  Actual Rows: 1\n"
-           "  Filter: " + f;
+    return "Query Text: " + q +
+           "\nPlan: \n  Node Type: \"Seq Scan\"\n  Actual Rows: 1\n"
+           "  Filter: " +
+           f;
   }
   std::string XmlPlan() {
     std::string q = CompleteSql();
     std::string escaped;
-    for (char c : q) escaped += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
+    for (char c : q)
+      escaped += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
     return "<explain xmlns=\"http://www.postgresql.org/2009/explain\">\n  <Query-Text>" + escaped +
            "</Query-Text>\n  <Plan>\n    <Actual-Rows>1</Actual-Rows>\n    <Output>\n      <Item>" +
            NumberMarker() + "</Item>\n    </Output>\n    <Filter>(k = '" + Value() +
@@ -210,7 +267,8 @@ class RedactionPropertyTest : public ::testing::Test {
     for (const std::string& m : gen_.markers()) {
       if (out.find(m) != std::string::npos) {
         ADD_FAILURE() << "marker " << m << " leaked (seed " << seed_ << ")\ninput:\n"
-                      << input << "\noutput:\n" << out;
+                      << input << "\noutput:\n"
+                      << out;
         ++leaks_;
         return;
       }
@@ -255,11 +313,12 @@ struct Fields {
 std::string StderrText(const Fields& f) {
   const std::string p = "2026-11-27 10:26:01.123 UTC [7] a@d psql ";
   auto tabbed = [](std::string v) {
-    for (size_t i = v.find('\n'); i != std::string::npos; i = v.find('\n', i + 2)) v.insert(i + 1, "\t");
+    for (size_t i = v.find('\n'); i != std::string::npos; i = v.find('\n', i + 2))
+      v.insert(i + 1, "\t");
     return v;
   };
-  return p + "ERROR:  " + tabbed(f.message) + "\n" + p + "DETAIL:  " + tabbed(f.detail) + "\n" +
-         p + "HINT:  " + tabbed(f.hint) + "\n" + p + "QUERY:  " + tabbed(f.query) + "\n" + p +
+  return p + "ERROR:  " + tabbed(f.message) + "\n" + p + "DETAIL:  " + tabbed(f.detail) + "\n" + p +
+         "HINT:  " + tabbed(f.hint) + "\n" + p + "QUERY:  " + tabbed(f.query) + "\n" + p +
          "CONTEXT:  " + tabbed(f.context) + "\n" + p + "STATEMENT:  " + tabbed(f.statement) + "\n";
 }
 
@@ -270,14 +329,17 @@ std::string CsvText(const Fields& f) {
     return out + "\"";
   };
   return "2026-11-27 10:26:01.123 UTC,\"a\",\"d\",7,\"h:1\",s.1,1,\"SELECT\",2026-11-27 10:25:00 "
-         "UTC,3/1,0,ERROR,XX000," + q(f.message) + "," + q(f.detail) + "," + q(f.hint) + "," +
-         q(f.query) + ",,"  + q(f.context) + "," + q(f.statement) + ",,,\"psql\",\"client "
+         "UTC,3/1,0,ERROR,XX000," +
+         q(f.message) + "," + q(f.detail) + "," + q(f.hint) + "," + q(f.query) + ",," +
+         q(f.context) + "," + q(f.statement) +
+         ",,,\"psql\",\"client "
          "backend\",,0\n";
 }
 
 std::string JsonText(const Fields& f) {
-  std::string out = "{\"timestamp\":\"2026-11-27 10:26:01.123 UTC\",\"pid\":7,\"error_severity\":"
-                    "\"ERROR\"";
+  std::string out =
+      "{\"timestamp\":\"2026-11-27 10:26:01.123 UTC\",\"pid\":7,\"error_severity\":"
+      "\"ERROR\"";
   auto add = [&](const char* key, const std::string& v) {
     out += std::string(",\"") + key + "\":";
     AppendJsonString(out, v);
