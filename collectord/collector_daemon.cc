@@ -505,6 +505,8 @@ void CollectorDaemon::RunCycle(bool burst) {
   counters["ipc_shipperd_alive"] = parts_->shipper_alive ? 1 : 0;
   counters["burst_cycles"] = parts_->burst_cycles;
   counters["statement_texts_fetched"] = parts_->statements->texts_fetched_total();
+  counters["query_text_fail_closed"] =
+      parts_->statements->texts_fail_closed() + parts_->activity->texts_fail_closed();
   counters["db_connections_lost"] = parts_->connection->connections_lost();
   counters["backend_stat_unreadable"] = parts_->backends->stats().stat_permission_denied_pids;
   counters["backend_io_unreadable"] = parts_->backends->stats().io_permission_denied_pids;
@@ -522,6 +524,8 @@ void CollectorDaemon::RunCycle(bool burst) {
     counters["log_cut_bytes"] =
         ps.cut_bytes + parts_->log_source->tailer().line_stats().truncated_bytes;
     counters["log_csv_resyncs"] = ps.csv_resyncs;
+    counters["log_redaction_fail_closed"] = ps.redaction_failed;
+    counters["log_plans_dropped"] = ps.plans_dropped;
     counters["log_unacked_batches"] = parts_->log_source->unacked_batches();
     h.set_log_lag_bytes(LogLagBytes(parts_->log_source->tailer()));
     if (const auto committed = parts_->log_source->tailer().last_commit()) {

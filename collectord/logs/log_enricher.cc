@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "collectord/logs/explain_redact.h"
+#include "collectord/logs/log_redact.h"
 #include "collectord/logs/log_text.h"
 #include "collectord/sql/redact.h"
 
@@ -15,80 +17,6 @@ constexpr size_t kAppCacheMax = 1024;
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 bool Contains(std::string_view s, std::string_view p) { return s.find(p) != s.npos; }
-
-std::string RedactSqlCounted(std::string_view sql, EnrichCounters* c) {
-  RedactStats stats;
-  std::string out = RedactSql(sql, &stats);
-  if (stats.failed) ++c->redaction_failed;
-  return out;
-}
-
-// Replaces the parenthesized values after each ")=(" ("Key (id)=(42) already exists.").
-std::string RedactKeyValues(std::string_view line) {
-  std::string out;
-  size_t p = 0;
-  while (true) {
-    size_t k = line.find(")=(", p);
-    if (k == line.npos) break;
-    size_t v = k + 3;
-    int depth = 1;
-    size_t e = v;
-    for (; e < line.size() && depth > 0; ++e) {
-      if (line[e] == '(') ++depth;
-      if (line[e] == ')') --depth;
-    }
-    out.append(line.substr(p, v - p));
-    out.append("?");
-    if (depth != 0) return out + ")";  // unbalanced: drop the rest (fail closed)
-    p = e - 1;
-  }
-  out.append(line.substr(p));
-  return out;
-}
-
-std::string RedactDetailLine(std::string_view line, EnrichCounters* c) {
-  if (StartsWith(line, "parameters: ")) return RedactSqlCounted(line, c);
-  if (StartsWith(line, "Failing row contains (")) return "Failing row contains (?).";
-  if (StartsWith(line, "Process ")) {  // deadlock report: "Process 123: <query>"
-    size_t colon = line.find(": ");
-    if (colon != line.npos) {
-      std::string_view pid = line.substr(8, colon - 8);
-      bool numeric = !pid.empty() && pid.find_first_not_of("0123456789") == pid.npos;
-      if (numeric) {
-        return std::string(line.substr(0, colon + 2)) + RedactSqlCounted(line.substr(colon + 2), c);
-      }
-    }
-  }
-  if (Contains(line, ")=(")) return RedactKeyValues(line);
-  return std::string(line);
-}
-
-std::string RedactContextLine(std::string_view line, EnrichCounters* c) {
-  for (std::string_view opener : {"SQL statement \"", "SQL expression \""}) {
-    size_t s = line.find(opener);
-    size_t e = line.rfind('"');
-    if (s == line.npos || e == line.npos || e < s + opener.size()) continue;
-    size_t b = s + opener.size();
-    return std::string(line.substr(0, b)) + RedactSqlCounted(line.substr(b, e - b), c) +
-           std::string(line.substr(e));
-  }
-  return std::string(line);
-}
-
-template <typename Fn>
-std::string PerLine(std::string_view text, Fn fn) {
-  std::string out;
-  out.reserve(text.size());
-  size_t p = 0;
-  while (true) {
-    size_t nl = text.find('\n', p);
-    out += fn(text.substr(p, nl == text.npos ? text.npos : nl - p));
-    if (nl == text.npos) break;
-    out.push_back('\n');
-    p = nl + 1;
-  }
-  return out;
-}
 
 void Sanitize(std::string* s, EnrichCounters* c) {
   if (SanitizeUtf8(s)) ++c->invalid_utf8;
@@ -118,36 +46,7 @@ void SanitizeAll(LogEntry* e, EnrichCounters* c) {
 #undef PGAGENT_SANITIZE_FIELD
 }
 
-bool IsRegexSpace(char c) {  // ECMAScript \s over ASCII
-  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
-bool IsIdChar(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-';
-}
-
 }  // namespace
-
-std::optional<std::string> DefaultCommentCorrelation(std::string_view text) {
-  constexpr std::string_view kTag = "correlation:";
-  constexpr size_t kIdLen = 36;
-  for (size_t pos = text.find(kTag); pos != std::string_view::npos;
-       pos = text.find(kTag, pos + 1)) {
-    size_t b = pos;
-    while (b > 0 && IsRegexSpace(text[b - 1])) --b;
-    if (b < 2 || text[b - 2] != '/' || text[b - 1] != '*') continue;
-    size_t id = pos + kTag.size();
-    if (text.size() - id < kIdLen) continue;
-    size_t e = id;
-    while (e < id + kIdLen && IsIdChar(text[e])) ++e;
-    if (e != id + kIdLen) continue;
-    while (e < text.size() && IsRegexSpace(text[e])) ++e;
-    if (text.size() - e >= 2 && text[e] == '*' && text[e + 1] == '/') {
-      return std::string(text.substr(id, kIdLen));
-    }
-  }
-  return std::nullopt;
-}
 
 std::optional<double> ParseDurationMs(std::string_view m) {
   constexpr std::string_view kDuration = "duration: ";
@@ -164,9 +63,11 @@ std::optional<double> ParseDurationMs(std::string_view m) {
 bool SplitStatementMessage(std::string_view m, std::string_view* head, std::string_view* sql) {
   size_t p = 0;
   if (StartsWith(m, "duration: ")) {
-    size_t ms = m.find(" ms  ");
+    // PostgreSQL writes two spaces after "ms"; one (as some tools rewrite it) is accepted.
+    size_t ms = m.find(" ms ");
     if (ms == m.npos) return false;
-    p = ms + 5;
+    p = ms + 4;
+    while (p < m.size() && m[p] == ' ') ++p;
   }
   std::string_view rest = m.substr(p);
   size_t body;
@@ -287,40 +188,46 @@ void LogEnricher::Finish(LogEntry* e, std::unordered_map<std::string, std::strin
   if (redact_) Redact(e, counters);
 }
 
+// Field by field on the assembled entry (multi-line values whole), each with its redactor.
 void LogEnricher::Redact(LogEntry* e, EnrichCounters* c) const {
+  FieldRedactStats fs;
+  const bool cut = e->truncated();
   std::string_view head, sql;
   const bool message_has_sql = SplitStatementMessage(e->message(), &head, &sql);
+  const bool plan = message_has_sql && head.ends_with("plan:");
   // "duration: X ms  statement: <sql>": the statement field is that same SQL; redact once.
-  const bool same_sql = message_has_sql && sql == e->statement();
-  if (!e->statement().empty()) e->set_statement(RedactSqlCounted(e->statement(), c));
+  const bool same_sql = message_has_sql && !plan && sql == e->statement();
+  if (!e->statement().empty()) e->set_statement(RedactLogSql(e->statement(), cut, &fs));
   if (!e->internal_query().empty()) {
-    e->set_internal_query(RedactSqlCounted(e->internal_query(), c));
+    e->set_internal_query(RedactLogSql(e->internal_query(), cut, &fs));
   }
-  if (same_sql) {
-    std::string message(head);
-    message += e->statement();
-    e->set_message(std::move(message));
+  if (plan) {
+    std::optional<std::string> redacted = RedactExplainPlan(sql, &fs);
+    if (!redacted) ++c->plans_dropped;
+    e->set_message(std::string(head) +
+                   (redacted ? *redacted : "\n" + std::string(kPlanDroppedMarker)));
+  } else if (same_sql) {
+    e->set_message(std::string(head) + e->statement());
   } else if (message_has_sql) {
-    e->set_message(std::string(head) + RedactSqlCounted(sql, c));
+    e->set_message(std::string(head) + RedactLogSql(sql, cut, &fs));
   } else if (!e->message().empty()) {
-    e->set_message(RedactSecrets(e->message()));
+    e->set_message(RedactLogText(e->message(), &fs));
   }
-  if (!e->detail().empty()) {
-    e->set_detail(RedactSecrets(
-        PerLine(e->detail(), [&](std::string_view l) { return RedactDetailLine(l, c); })));
-  }
-  if (!e->context().empty()) {
-    e->set_context(RedactSecrets(
-        PerLine(e->context(), [&](std::string_view l) { return RedactContextLine(l, c); })));
-  }
-  if (!e->hint().empty()) e->set_hint(RedactSecrets(e->hint()));
+  if (!e->detail().empty()) e->set_detail(RedactLogDetail(e->detail(), &fs));
+  if (!e->context().empty()) e->set_context(RedactLogContext(e->context(), &fs));
+  if (!e->hint().empty()) e->set_hint(RedactLogText(e->hint(), &fs));
+  c->redaction_failed += fs.fail_closed;
 }
 
+// A line that matched no format cannot be understood: fail closed, whatever it looks like.
 void LogEnricher::FinishUnparsed(LogEntry* e, EnrichCounters* counters) const {
   Sanitize(e->mutable_message(), counters);
   e->set_parsed(false);
   e->set_event_class(v1::LOG_EVENT_CLASS_OTHER);
-  if (redact_) e->set_message(RedactSecrets(e->message()));
+  if (redact_) {
+    e->set_message(MaskFailClosed(e->message()));
+    ++counters->redaction_failed;
+  }
 }
 
 }  // namespace pgagent

@@ -2,11 +2,13 @@
 // duration_ms and the statement carried by "duration: X ms  statement: ..." style messages,
 // extracts the correlation id (application_name first, then the SQL comment of the
 // statement or message; BEFORE redaction), classifies the event, and redacts what could
-// hold data or secrets (issue 5 section 3): statement and internal_query and the SQL part of
-// messages through RedactSql (literals), free text (message, detail, hint, context) through
-// RedactSecrets (passwords, connection strings), plus bind parameters, deadlock reports'
-// queries and key values in DETAIL. RedactSql fails closed (the whole text is replaced by a
-// marker). Redaction can be turned off (send_raw_query_text).
+// hold data or secrets, field by field on the assembled entry (issue 14): statement,
+// internal_query and the SQL of "statement:/execute/bind/parse" messages through RedactSql;
+// auto_explain plans through RedactExplainPlan (explain_redact.h); message, hint, detail and
+// context through log_redact.h (SQL frames in CONTEXT, prepare: and deadlock queries in DETAIL
+// through RedactSql; key/row/parameter values and quoted values masked). What cannot be
+// understood fails closed (MaskFailClosed) and is counted; lines that match no format are
+// masked fail-closed whole. Redaction can be turned off (send_raw_query_text).
 // Thread-safety: immutable after Create(); Finish() may be called concurrently with
 // distinct caches.
 #pragma once
@@ -24,8 +26,9 @@
 namespace pgagent {
 
 struct EnrichCounters {
-  int redaction_failed = 0;  // fields replaced by the fail-closed marker
+  int redaction_failed = 0;  // fields (or parts) masked fail-closed, unparsed lines included
   int invalid_utf8 = 0;      // fields with invalid UTF-8 replaced
+  int plans_dropped = 0;     // auto_explain plans in a format that could not be read
 };
 
 class LogEnricher {
@@ -39,7 +42,8 @@ class LogEnricher {
   void Finish(pgagent::v1::LogEntry* entry, std::unordered_map<std::string, std::string>* app_cache,
               EnrichCounters* counters) const;
 
-  // Unparsed line: UTF-8 repair and secrets redaction of the raw text in entry->message.
+  // Unparsed line(s): UTF-8 repair and fail-closed masking (MaskFailClosed) of the raw text
+  // in entry->message.
   void FinishUnparsed(pgagent::v1::LogEntry* entry, EnrichCounters* counters) const;
 
  private:
@@ -55,11 +59,6 @@ class LogEnricher {
 
 // The event class of an entry from its level, sqlstate, message and duration.
 pgagent::v1::LogEventClass ClassifyLogEntry(const pgagent::v1::LogEntry& entry);
-
-// The id matched by CorrelationOptions' default comment_pattern
-// (/\*\s*correlation:([0-9a-fA-F-]{36})\s*\*/), without a regex. Used when that pattern is
-// configured; tested against CorrelationExtractor.
-std::optional<std::string> DefaultCommentCorrelation(std::string_view text);
 
 // "duration: 12.345 ms..." -> 12.345; nullopt for other messages.
 std::optional<double> ParseDurationMs(std::string_view message);

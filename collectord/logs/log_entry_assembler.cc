@@ -101,7 +101,7 @@ void LogEntryAssembler::PushStderr(const LogLine& line, std::vector<AssembledEnt
   std::string_view text = WithoutCr(line.text);
   StderrLine sl;
   if (parser_.stderr_matcher()->Match(text, &sl)) {
-    if (pending_.active && IsFollowUpLevel(sl.level) && SameProcess(sl)) {
+    if (pending_.active && !pending_.unparsed && IsFollowUpLevel(sl.level) && SameProcess(sl)) {
       std::string_view l = sl.level;
       pending_.part = l == "DETAIL"      ? Part::kDetail
                       : l == "HINT"      ? Part::kHint
@@ -117,19 +117,39 @@ void LogEntryAssembler::PushStderr(const LogLine& line, std::vector<AssembledEnt
     StartStderrEntry(sl, line);
     return;
   }
-  if (pending_.active && (text.empty() || text[0] == '\t')) {
-    // A tab-led line continues the current part on a new line.
-    if (!text.empty()) AppendToPart(text.substr(1), line.truncated, /*force_newline=*/true);
+  if (pending_.active && (text.empty() || text[0] == '\t' || text[0] == ' ')) {
+    // A tab-led line continues the current part on a new line (PostgreSQL indents every
+    // continuation with a tab); a space-led one too, kept whole (logs whose tabs were
+    // expanded, read as pgBadger reads them).
+    if (!text.empty()) {
+      AppendToPart(text[0] == '\t' ? text.substr(1) : text, line.truncated,
+                   /*force_newline=*/true);
+    }
     pending_.end_offset = line.end_offset;
     return;
   }
   EmitPending(out);
   if (text.empty()) return;  // a blank line carries nothing; its offset rides on later entries
-  EmitUnparsed(line, out);
+  StartUnparsedEntry(line);
+}
+
+// A line that matches no prefix opens an unparsed entry that takes its continuation lines,
+// so that a literal spanning lines is masked as one text (fail closed).
+void LogEntryAssembler::StartUnparsedEntry(const LogLine& line) {
+  pending_.active = true;
+  pending_.unparsed = true;
+  pending_.entry.Clear();
+  std::string_view text = WithoutCr(line.text);
+  pending_.entry.set_message(std::string(text.substr(0, options_.max_entry_bytes)));
+  pending_.entry.set_truncated(line.truncated || text.size() > options_.max_entry_bytes);
+  pending_.part = Part::kMessage;
+  pending_.bytes = text.size();
+  pending_.end_offset = line.end_offset;
 }
 
 void LogEntryAssembler::StartStderrEntry(const StderrLine& sl, const LogLine& line) {
   pending_.active = true;
+  pending_.unparsed = false;
   pending_.entry.Clear();
   bool unknown_zone = false;
   StderrLineToEntry(sl, &pending_.entry, &unknown_zone);
@@ -246,7 +266,13 @@ void LogEntryAssembler::EmitPending(std::vector<AssembledEntry>* out) {
     EmitCsv(out);
     return;
   }
-  Emit(std::move(pending_.entry), pending_.end_offset, out);
+  if (pending_.unparsed) {
+    pending_.unparsed = false;
+    LogLine raw{pending_.entry.message(), pending_.entry.truncated(), pending_.end_offset};
+    EmitUnparsed(raw, out);
+  } else {
+    Emit(std::move(pending_.entry), pending_.end_offset, out);
+  }
   pending_.entry.Clear();
 }
 
@@ -280,6 +306,7 @@ void LogEntryAssembler::EmitUnparsed(const LogLine& line, std::vector<AssembledE
   EnrichCounters c;
   parser_.enricher().FinishUnparsed(&a.entry, &c);
   stats_.invalid_utf8 += static_cast<uint64_t>(c.invalid_utf8);
+  stats_.redaction_failed += static_cast<uint64_t>(c.redaction_failed);
   a.end_offset = line.end_offset;
   ++stats_.entries;
   ++stats_.unparsed;
@@ -296,6 +323,7 @@ void LogEntryAssembler::Emit(LogEntry&& entry, uint64_t end_offset,
   parser_.enricher().Finish(&a.entry, &app_correlation_cache_, &c);
   stats_.invalid_utf8 += static_cast<uint64_t>(c.invalid_utf8);
   stats_.redaction_failed += static_cast<uint64_t>(c.redaction_failed);
+  stats_.plans_dropped += static_cast<uint64_t>(c.plans_dropped);
   ++stats_.entries;
   if (a.entry.truncated()) ++stats_.truncated;
   out->push_back(std::move(a));

@@ -2,7 +2,10 @@
 // (tab-indented continuation lines, DETAIL/HINT/CONTEXT/STATEMENT/QUERY/LOCATION follow-up
 // lines of the same pid in stderr, csv records whose quoted fields hold newlines), parses
 // them with its LogParser, then enriches (duration, correlation id, event class) and redacts
-// them. Lines that match no format become entries with parsed = false and are counted.
+// them field by field (log_enricher.h). stderr continuation lines are led by a tab (as
+// PostgreSQL writes them) or by spaces (logs whose tabs were expanded). Lines that match no
+// format become entries with parsed = false (in stderr together with their continuation
+// lines), masked fail-closed, and are counted.
 //
 // Usage by the tailer: one assembler per followed file; Push() every complete line in file
 // order; call FlushIfIdle() when no line arrived for a while (a stderr entry is only known
@@ -51,7 +54,8 @@ struct LogParseStats {
   uint64_t entries = 0;           // entries emitted (parsed or not)
   uint64_t unparsed = 0;          // entries emitted with parsed = false
   uint64_t truncated = 0;         // entries emitted with truncated = true
-  uint64_t redaction_failed = 0;  // fields replaced by the fail-closed marker
+  uint64_t redaction_failed = 0;  // fields (or parts) masked fail-closed, unparsed entries too
+  uint64_t plans_dropped = 0;     // auto_explain plans dropped (format could not be read)
   uint64_t invalid_utf8 = 0;      // fields in which invalid UTF-8 was replaced
   uint64_t unknown_timezone = 0;  // timestamps whose zone was not understood (taken as UTC)
   uint64_t cut_bytes = 0;         // bytes dropped from entries over max_entry_bytes or damaged
@@ -65,9 +69,8 @@ class LogEntryAssembler {
   LogEntryAssembler(const LogEntryAssembler&) = delete;
   LogEntryAssembler& operator=(const LogEntryAssembler&) = delete;
 
-  // Pushes one physical line read at `now`; appends the entries it completes to *out (zero,
-  // one, or two: a pending entry plus an unparsed line). Never fails: bad input becomes
-  // unparsed entries.
+  // Pushes one physical line read at `now`; appends the entries it completes to *out (zero
+  // or one). Never fails: bad input becomes unparsed entries.
   void Push(const LogLine& line, std::chrono::steady_clock::time_point now,
             std::vector<AssembledEntry>* out);
   // Emits the pending entry when the last line arrived more than idle_timeout before `now`.
@@ -85,6 +88,7 @@ class LogEntryAssembler {
   enum class Part { kMessage, kDetail, kHint, kContext, kStatement, kQuery, kLocation };
   struct Pending {
     bool active = false;
+    bool unparsed = false;  // stderr: a line that matched no prefix, plus its continuations
     pgagent::v1::LogEntry entry;
     Part part = Part::kMessage;
     std::string csv;  // csvlog: the record so far, lines joined by '\n'
@@ -102,6 +106,7 @@ class LogEntryAssembler {
   void PushJson(const LogLine& line, std::vector<AssembledEntry>* out);
   bool SameProcess(const StderrLine& line) const;
   void StartStderrEntry(const StderrLine& sl, const LogLine& line);
+  void StartUnparsedEntry(const LogLine& line);
   std::string* PartField();
   void AppendToPart(std::string_view text, bool truncated, bool force_newline);
   void EmitPending(std::vector<AssembledEntry>* out);

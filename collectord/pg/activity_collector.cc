@@ -124,6 +124,7 @@ void ActivityCollector::FillSession(const PgResult& res, size_t r, pgagent::v1::
   s.set_state_duration_ms(PgDouble(get("state_ms")));
   ProcessedQuery q = ProcessQueryText(extractor_, s.application_name(), PgText(get("query")),
                                       PgBool(get("query_maybe_cut")), TextOptions());
+  if (q.redaction_failed) ++texts_fail_closed_;
   s.set_query(std::move(q.text));
   s.set_query_truncated(q.truncated);
   if (q.correlation_id) s.set_correlation_id(*q.correlation_id);
@@ -207,8 +208,10 @@ void ActivityCollector::FillLockWait(const PgResult& res, size_t r, const WaitEd
   auto process = [&](int32_t pid) {
     auto it = info.find(pid);
     if (it == info.end()) return ProcessedQuery{};
-    return ProcessQueryText(extractor_, it->second.application_name, it->second.query,
-                            it->second.maybe_cut, TextOptions());
+    ProcessedQuery q = ProcessQueryText(extractor_, it->second.application_name,
+                                        it->second.query, it->second.maybe_cut, TextOptions());
+    if (q.redaction_failed) ++texts_fail_closed_;
+    return q;
   };
   w.set_blocked_pid(edge.pid);
   for (int32_t b : edge.blockers) w.add_blocking_pids(b);

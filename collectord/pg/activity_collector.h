@@ -61,6 +61,8 @@ class ActivityCollector final : public Collector {
   Status Collect(pgagent::v1::Record& record) override;
 
   uint64_t lock_query_errors() const { return lock_query_errors_; }
+  // Query texts masked fail-closed since construction (they did not lex).
+  uint64_t texts_fail_closed() const { return texts_fail_closed_; }
 
  private:
   // What the lock-wait details need from any backend involved in the tree.
@@ -88,6 +90,7 @@ class ActivityCollector final : public Collector {
   const Clock& clock_;
   ActivityOptions options_;
   uint64_t lock_query_errors_ = 0;
+  mutable uint64_t texts_fail_closed_ = 0;  // counted by the const Fill* helpers
 };
 
 }  // namespace pgagent

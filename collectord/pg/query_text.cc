@@ -5,23 +5,15 @@
 namespace pgagent {
 namespace {
 
+// A text the server may have cut (inside a literal, comment or dollar body) is redacted
+// with truncated_input: the open token at the end is masked, not the whole text. Text the
+// lexer still rejects comes back masked fail-closed (RedactSql), never raw.
 std::string Redact(std::string_view raw, bool maybe_cut, bool& failed) {
+  RedactOptions options;
+  options.truncated_input = maybe_cut;
   RedactStats stats;
-  std::string out = RedactSql(raw, &stats);
-  if (!stats.failed || !maybe_cut) {
-    failed = stats.failed;
-    return out;
-  }
-  // The server may have cut the text inside a string literal or a comment.
-  for (std::string_view closer : {"'", "*/"}) {
-    RedactStats retry_stats;
-    std::string retry = RedactSql(std::string(raw) + std::string(closer), &retry_stats);
-    if (!retry_stats.failed) {
-      failed = false;
-      return retry;
-    }
-  }
-  failed = true;
+  std::string out = RedactSql(raw, options, &stats);
+  failed = stats.failed;
   return out;
 }
 

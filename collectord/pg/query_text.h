@@ -5,10 +5,13 @@
 //      literal is ever cut in half before redaction;
 //   3. the redacted text is truncated at max_length bytes on a UTF-8 boundary.
 // PostgreSQL itself cuts pg_stat_activity.query at track_activity_query_size, possibly in
-// the middle of a literal or comment, which would make redaction fail closed. When the
-// caller says the text may have been cut, redaction is retried with a closing quote or
-// comment terminator appended (the appended piece only ever ends up inside a placeholder
-// or comment); if that fails too the fail-closed marker stays.
+// the middle of a literal, comment or dollar body. When the caller says the text may have
+// been cut, the open token at the end is masked (RedactOptions::truncated_input) instead of
+// failing the whole text. Utility statements that pg_stat_statements keeps verbatim
+// (ALTER ROLE ... PASSWORD '...', CREATE USER MAPPING ... OPTIONS (password '...'),
+// dblink_connect('... password=...')) lose their literals like any other statement, and
+// comments are masked (except the correlation tag). A text the lexer rejects is masked
+// fail-closed (redaction_failed = true), never sent raw.
 // Pure function (given a const extractor); thread-safe.
 #pragma once
 

@@ -207,6 +207,7 @@ Status StatementsCollector::FetchTexts(const std::vector<const FullRow*>& select
   for (size_t r = 0; r < res->rows.size(); ++r) {
     std::string raw = PgText(res->Get(r, "query"));
     ProcessedQuery q = ProcessQueryText(extractor_, "", raw, false, text_options);
+    if (q.redaction_failed) ++texts_fail_closed_;
     CachedText cached{std::move(q.text), q.truncated, q.correlation_id,
                       std::string_view(raw).starts_with(kPgagentQueryTag)};
     texts_[PgInt(res->Get(r, "queryid"))] = std::move(cached);

@@ -74,6 +74,8 @@ class StatementsCollector final : public Collector {
   const std::string& extension_version() const { return ext_version_; }
   // Query texts fetched since construction (each queryid once while it stays in pgss).
   uint64_t texts_fetched_total() const { return texts_fetched_total_; }
+  // Query texts masked fail-closed since construction (they did not lex).
+  uint64_t texts_fail_closed() const { return texts_fail_closed_; }
   // Entries read with full counters (new or changed) since construction.
   uint64_t full_rows_read_total() const { return full_rows_read_total_; }
 
@@ -135,6 +137,7 @@ class StatementsCollector final : public Collector {
   std::optional<std::chrono::steady_clock::time_point> last_sample_;
   std::unordered_map<int64_t, CachedText> texts_;
   uint64_t texts_fetched_total_ = 0;
+  uint64_t texts_fail_closed_ = 0;
   bool fetch_texts_ = true;
   uint64_t full_rows_read_total_ = 0;
 };

@@ -269,3 +269,59 @@ std::optional<std::string> CorrelationExtractor::TraceparentFromQuery(
 }
 
 }  // namespace pgagent
+
+namespace pgagent {
+namespace {
+
+bool IsRegexSpace(char c) {  // ECMAScript \s over ASCII
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+bool IsIdChar(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-';
+}
+
+constexpr std::string_view kTag = "correlation:";
+constexpr size_t kIdLen = 36;
+
+// The default comment pattern matched around the "correlation:" at `pos`: sets [*begin,
+// *end) to the whole "/* ... */" match and returns true, or returns false.
+bool MatchTagAt(std::string_view text, size_t pos, size_t* begin, size_t* end) {
+  size_t b = pos;
+  while (b > 0 && IsRegexSpace(text[b - 1])) --b;
+  if (b < 2 || text[b - 2] != '/' || text[b - 1] != '*') return false;
+  size_t id = pos + kTag.size();
+  if (text.size() - id < kIdLen) return false;
+  size_t e = id;
+  while (e < id + kIdLen && IsIdChar(text[e])) ++e;
+  if (e != id + kIdLen) return false;
+  while (e < text.size() && IsRegexSpace(text[e])) ++e;
+  if (text.size() - e < 2 || text[e] != '*' || text[e + 1] != '/') return false;
+  *begin = b - 2;
+  *end = e + 2;
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> DefaultCommentCorrelation(std::string_view text) {
+  for (size_t pos = text.find(kTag); pos != std::string_view::npos;
+       pos = text.find(kTag, pos + 1)) {
+    size_t begin = 0;
+    size_t end = 0;
+    if (MatchTagAt(text, pos, &begin, &end)) {
+      return std::string(text.substr(pos + kTag.size(), kIdLen));
+    }
+  }
+  return std::nullopt;
+}
+
+bool IsCorrelationTagComment(std::string_view comment) {
+  const size_t pos = comment.find(kTag);
+  if (pos == std::string_view::npos) return false;
+  size_t begin = 0;
+  size_t end = 0;
+  return MatchTagAt(comment, pos, &begin, &end) && begin == 0 && end == comment.size();
+}
+
+}  // namespace pgagent

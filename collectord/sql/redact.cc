@@ -4,9 +4,13 @@
 //    holds a quote that could be mistaken for an unterminated string);
 //  - a sign before a number is kept: "x = -5" -> "x = -?";
 //  - IN (...) of literals collapses to IN (?) when at least one element is a literal; a list
-//    of only $n / ? placeholders (pg_stat_statements' form) is left unchanged.
+//    of only $n / ? placeholders (pg_stat_statements' form) is left unchanged;
+//  - comments are masked, except the correlation tag;
+//  - text the lexer rejects goes through MaskFailClosed (never a marker that hides what
+//    kind of statement it was, never the raw text).
 #include "collectord/sql/redact.h"
 
+#include "collectord/sql/correlation.h"
 #include "collectord/sql/sql_lexer.h"
 
 namespace pgagent {
@@ -16,6 +20,9 @@ using sql_internal::kNpos;
 using sql_internal::SqlLexer;
 using sql_internal::Token;
 using sql_internal::TokenKind;
+
+constexpr std::string_view kMaskedBlockComment = "/* ? */";
+constexpr std::string_view kMaskedLineComment = "-- ?";
 
 bool IsInKeyword(std::string_view word) {
   return word.size() == 2 && (word[0] | 0x20) == 'i' && (word[1] | 0x20) == 'n';
@@ -28,6 +35,8 @@ class Redactor {
 
   // Returns false when the text is malformed (fail closed).
   bool Run(std::string* out, RedactStats* stats);
+  // Start of the unterminated token that made Run() fail (kNpos before).
+  size_t error_pos() const { return error_pos_; }
 
  private:
   // After the word IN ending at pos: when "(" literal, literal, ... ")" follows, appends the
@@ -39,10 +48,12 @@ class Redactor {
   size_t SkipCast(size_t pos) const;
   // RedactOptions::truncated_input: the unterminated token at pos runs to the end.
   void AppendTruncatedTail(size_t pos, std::string* out, RedactStats* stats) const;
+  static void AppendComment(std::string_view comment, std::string* out, RedactStats* stats);
 
   std::string_view sql_;
   SqlLexer lexer_;
   RedactOptions options_;
+  size_t error_pos_ = kNpos;
 };
 
 bool Redactor::Run(std::string* out, RedactStats* stats) {
@@ -53,12 +64,16 @@ bool Redactor::Run(std::string* out, RedactStats* stats) {
     const Token t = lexer_.Next(pos);
     switch (t.kind) {
       case TokenKind::kError:
+        error_pos_ = pos;
         if (!options_.truncated_input) return false;
         AppendTruncatedTail(pos, out, stats);
         return true;
       case TokenKind::kLiteral:
         out->push_back('?');
         ++*literals;
+        break;
+      case TokenKind::kComment:
+        AppendComment(sql_.substr(pos, t.end - pos), out, stats);
         break;
       case TokenKind::kWord: {
         std::string_view word = sql_.substr(pos, t.end - pos);
@@ -142,13 +157,28 @@ void Redactor::AppendTruncatedTail(size_t pos, std::string* out, RedactStats* st
   std::string_view tail = sql_.substr(pos);
   const bool quoted_ident =
       tail.starts_with('"') || tail.starts_with("U&\"") || tail.starts_with("u&\"");
-  if (quoted_ident || tail.starts_with("/*")) {
+  if (quoted_ident) {
     out->append(tail);
+  } else if (tail.starts_with("/*")) {
+    out->append("/* ?");  // the cut comment stays open, as it was
+    ++stats->comments;
   } else {
     out->push_back('?');
     ++stats->literals;
   }
   stats->truncated_tail = true;
+}
+
+void Redactor::AppendComment(std::string_view comment, std::string* out, RedactStats* stats) {
+  if (comment.starts_with("--")) {
+    out->append(kMaskedLineComment);
+  } else if (comment == kPgagentTagComment || IsCorrelationTagComment(comment)) {
+    out->append(comment);
+    return;
+  } else {
+    out->append(kMaskedBlockComment);
+  }
+  ++stats->comments;
 }
 
 }  // namespace
@@ -158,10 +188,11 @@ std::string RedactSql(std::string_view sql, const RedactOptions& options, Redact
   out.reserve(sql.size());
   RedactStats local;
   Redactor redactor(sql, options);
-  const bool ok = redactor.Run(&out, &local);
-  if (!ok) local = RedactStats{.literals = 0, .failed = true, .truncated_tail = false};
+  if (!redactor.Run(&out, &local)) {
+    local = RedactStats{.failed = true};
+    out = sql_internal::MaskFailClosedOpenAt(sql, redactor.error_pos(), &local.literals);
+  }
   if (stats != nullptr) *stats = local;
-  if (!ok) return std::string(kRedactionFailedMarker);
   return out;
 }
 

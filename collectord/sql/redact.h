@@ -12,12 +12,15 @@
 
 namespace pgagent {
 
-// Marker that replaces text that could not be tokenized safely (fail closed).
-inline constexpr std::string_view kRedactionFailedMarker = "<redaction failed: unparseable sql>";
+// pgagent's own query tag (collectord/pg/pg_session.h kPgagentQueryTag without its space):
+// a fixed comment without data, kept by RedactSql so that the listener can tell pgagent's own
+// statements apart.
+inline constexpr std::string_view kPgagentTagComment = "/* pgagent */";
 
 struct RedactStats {
-  size_t literals = 0;          // literals replaced
-  bool failed = false;          // the whole text was replaced by kRedactionFailedMarker
+  size_t literals = 0;          // literals replaced (fail closed: spans masked)
+  size_t comments = 0;          // comments masked
+  bool failed = false;          // the lexer rejected the text: it was masked fail-closed
   bool truncated_tail = false;  // RedactOptions::truncated_input: an open token ran to the end
 };
 
@@ -39,11 +42,15 @@ struct RedactOptions {
 // IN lists: collapsed when every element is a literal, $n or ? (optionally signed or
 // ::type cast) and at least one is a literal; an all-placeholder list (pg_stat_statements'
 // "IN ($1, $2)") is kept unchanged, so pgss texts only change where pgss left a literal.
-// Comments (-- and nested /* */) are kept verbatim (they carry correlation ids);
-// identifiers, "quoted identifiers", keywords, operators and $1 parameters are kept.
-// Unterminated quotes / quoted identifiers / nested comments / dollar bodies yield
-// kRedactionFailedMarker (stats->failed, stats->literals = 0), except for a cut tail under
-// RedactOptions::truncated_input. Never throws.
+// Comments are masked ("-- x" -> "-- ?", "/* x */" -> "/* ? */": they may hold anything, e.g.
+// "/* password=... */"), except a block comment that is exactly the correlation tag
+// ("/* correlation:<uuid> */", IsCorrelationTagComment) or pgagent's own tag
+// (kPgagentTagComment), which are kept. Correlation ids are
+// extracted from the raw text BEFORE redaction, so custom tags need not survive.
+// Identifiers, "quoted identifiers", keywords, operators and $1 parameters are kept.
+// Unterminated quotes / quoted identifiers / nested comments / dollar bodies make the text
+// fail closed: it comes out through MaskFailClosed (stats->failed; stats->literals counts the
+// masked spans), except for a cut tail under RedactOptions::truncated_input. Never throws.
 std::string RedactSql(std::string_view sql, RedactStats* stats = nullptr);
 std::string RedactSql(std::string_view sql, const RedactOptions& options,
                       RedactStats* stats = nullptr);
@@ -58,5 +65,20 @@ std::string RedactSql(std::string_view sql, const RedactOptions& options,
 // An unquoted connection-string value ends at whitespace (so "pass&word" is masked whole).
 // The output is a fixed point: RedactSecrets(RedactSecrets(x)) == RedactSecrets(x).
 std::string RedactSecrets(std::string_view text);
+
+// Fail-closed masking for text that could not be understood (SQL the lexer rejects, log
+// lines that match no format, fields that did not parse):
+//  - everything from the first quote character (' or ", or the first $tag$ of a dollar
+//    body, or the value after ")=(" / "contains (" / "JSON data, line N: ") to the last one
+//    (or to the end when a quote kind occurs an odd number of times / the dollar body or
+//    value is not closed) becomes ONE ?: whatever the text's quoting rules were, every
+//    quoted byte is between its first and last quote; where the SQL lexer finds a token
+//    that never ends, the span runs from there to the end too;
+//  - outside that span: secrets (RedactSecrets), numbers -> ? (digits inside words are
+//    kept), comments -> "/* ? */"
+//    / "-- ?" (an unclosed one to the end).
+// Keeps words and punctuation outside quotes so that the text stays recognisable. Any bytes;
+// linear time. *masked (optional) is set to the number of spans and numbers replaced.
+std::string MaskFailClosed(std::string_view text, size_t* masked = nullptr);
 
 }  // namespace pgagent

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace pgagent::sql_internal {
@@ -65,5 +66,10 @@ class SqlLexer {
 
   std::string_view s_;
 };
+
+// MaskFailClosed (redact.h) for a text whose token at `open_at` is known to be unterminated
+// (the lexer said so): the masked span then runs to the end of the text whatever the quote
+// counts say. open_at == kNpos: plain MaskFailClosed. Defined in mask.cc.
+std::string MaskFailClosedOpenAt(std::string_view text, size_t open_at, size_t* masked);
 
 }  // namespace pgagent::sql_internal

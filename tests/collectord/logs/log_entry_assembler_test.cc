@@ -435,8 +435,169 @@ TEST(LogEntryAssemblerTest, UnterminatedQuoteInStatementFailsClosed) {
       "2026-11-27 10:26:01.123 UTC [7] a@d psql STATEMENT:  select 'secret\n");
   auto& out = f.Finish();
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].entry.statement(), kRedactionFailedMarker);
+  EXPECT_EQ(out[0].entry.statement(), "select ?");
   EXPECT_GE(f.assembler().stats().redaction_failed, 1u);
+}
+
+// ---- redaction of assembled entries (issue 14) ---------------------------------------------
+
+constexpr char kP[] = "2026-11-27 10:26:01.123 UTC [7] a@d psql ";
+
+void ExpectNoSecret(const std::vector<AssembledEntry>& out) {
+  for (const auto& a : out) {
+    const std::string all = a.entry.DebugString();
+    for (const char* secret : {"secret", "SECRET", "hunter2", "72639", "4897", "key_line1"}) {
+      EXPECT_EQ(all.find(secret), std::string::npos) << secret << " in:\n" << all;
+    }
+  }
+}
+
+TEST(LogEntryAssemblerTest, MultiLineDetailContextAndParametersAreRedactedWhole) {
+  Feeder f(Stderr());
+  f.Feed(std::string(kP) + "ERROR:  duplicate key value violates unique constraint \"t_pkey\"\n" +
+         kP + "DETAIL:  Key (k)=(key_line1\n\tsecret_key) already exists.\n" + kP +
+         "CONTEXT:  SQL statement \"INSERT INTO t\n\t    VALUES ('secret', 1)\"\n"
+         "\tPL/pgSQL function f() line 3 at SQL statement\n" +
+         kP + "STATEMENT:  SELECT f()\n" + kP +
+         "LOG:  duration: 0.100 ms  execute <unnamed>: INSERT INTO t VALUES ($1, $2, $3)\n" + kP +
+         "DETAIL:  parameters: $1 = '1234', $2 = 'abc\n\tdef secret', $3 = 'secret'\n");
+  auto& out = f.Finish();
+  ASSERT_EQ(out.size(), 2u);
+  ExpectNoSecret(out);
+  EXPECT_EQ(out[0].entry.detail(), "Key (k)=(?) already exists.");
+  EXPECT_EQ(out[0].entry.context(),
+            "SQL statement \"INSERT INTO t\n    VALUES (?, ?)\"\n"
+            "PL/pgSQL function f() line 3 at SQL statement");
+  EXPECT_EQ(out[1].entry.detail(), "parameters: $1 = '?', $2 = '?', $3 = '?'");
+  EXPECT_EQ(f.assembler().stats().redaction_failed, 0u);
+}
+
+TEST(LogEntryAssemblerTest, MultiLineFieldsAreRedactedWholeInCsvlogAndJsonlog) {
+  Feeder csv(Format(LogFormat::kCsvlog));
+  csv.Feed(CsvRecord("ERROR", "duplicate key value violates unique constraint \"t_pkey\"",
+                     "Key (k)=(key_line1\nsecret_key) already exists.",
+                     "INSERT INTO t VALUES ('key_line1\nsecret_key')"));
+  ExpectNoSecret(csv.Finish());
+  ASSERT_EQ(csv.out().size(), 1u);
+  EXPECT_EQ(csv.out()[0].entry.detail(), "Key (k)=(?) already exists.");
+  Feeder json(Format(LogFormat::kJsonlog));
+  json.Feed(
+      R"({"timestamp":"2026-11-27 10:26:01.123 UTC","pid":7,"error_severity":"ERROR",)"
+      R"("message":"x","detail":"parameters: $1 = 'abc\ndef secret', $2 = 'secret'",)"
+      R"("context":"SQL statement \"INSERT INTO t\n VALUES ('secret')\"\nPL/pgSQL function f() )"
+      R"(line 3 at SQL statement"})"
+      "\n");
+  ExpectNoSecret(json.Finish());
+  ASSERT_EQ(json.out().size(), 1u);
+  EXPECT_EQ(json.out()[0].entry.detail(), "parameters: $1 = '?', $2 = '?'");
+}
+
+TEST(LogEntryAssemblerTest, LinesOfAWrongPrefixAreMaskedFailClosedWithTheirContinuations) {
+  Feeder f(Stderr("%t [%p] "));  // the server writes another prefix
+  f.Feed(std::string(kP) +
+         "LOG:  duration: 0.168 ms  statement: INSERT INTO pgbench_history VALUES (2, 1, 72639, "
+         "-4897, 'secret\n\tsecret continued')\n" +
+         kP + "DETAIL:  Key (k)=(secret) already exists.\n");
+  auto& out = f.Finish();
+  ASSERT_EQ(out.size(), 2u);
+  ExpectNoSecret(out);
+  EXPECT_FALSE(out[0].entry.parsed());
+  EXPECT_NE(out[0].entry.message().find("INSERT INTO pgbench_history VALUES ("), std::string::npos);
+  EXPECT_EQ(f.assembler().stats().redaction_failed, 2u);
+  EXPECT_EQ(f.assembler().stats().unparsed, 2u);
+}
+
+TEST(LogEntryAssemblerTest, UnparsedLinesStayRawWhenRedactionIsOff) {
+  LogParserOptions o = Stderr("%t [%p] ");
+  o.redact = false;
+  Feeder f(o);
+  f.Feed("not a prefix 'kept' 42\n");
+  auto& out = f.Finish();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].entry.message(), "not a prefix 'kept' 42");
+}
+
+TEST(LogEntryAssemblerTest, OneSpaceAfterMsStillCarriesTheStatement) {
+  Feeder f(Stderr());
+  f.Feed(std::string(kP) + "LOG:  duration: 0.060 ms statement: SELECT 'secret'\n");
+  auto& out = f.Finish();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].entry.statement(), "SELECT ?");
+  EXPECT_EQ(out[0].entry.message(), "duration: 0.060 ms statement: SELECT ?");
+  EXPECT_DOUBLE_EQ(out[0].entry.duration_ms(), 0.060);
+}
+
+TEST(LogEntryAssemblerTest, SpaceIndentedLinesContinueTheOpenEntry) {
+  Feeder f(Stderr());
+  f.Feed(std::string(kP) + "LOG:  statement: SELECT * FROM t WHERE a = 'secret\n" +
+         "        secret' AND b = 1\n        LIMIT 1000\n");
+  auto& out = f.Finish();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].entry.parsed());
+  EXPECT_EQ(out[0].entry.statement(),
+            "SELECT * FROM t WHERE a = ? AND b = ?\n        LIMIT ?");
+  ExpectNoSecret(out);
+}
+
+TEST(LogEntryAssemblerTest, StatementEchoesInMessagesAndDetailsAreMasked) {
+  Feeder f(Stderr());
+  f.Feed(std::string(kP) +
+         "ERROR:  unterminated quoted string at or near \"'secret\" at character 28\n" + kP +
+         "STATEMENT:  ALTER ROLE x PASSWORD 'secret\n" + kP +
+         "LOG:  duration: 0.2 ms  statement: EXECUTE p('secret') /* password=hunter2 */\n" + kP +
+         "DETAIL:  prepare: PREPARE p AS SELECT $1 || 'secret'\n");
+  auto& out = f.Finish();
+  ASSERT_EQ(out.size(), 2u);
+  ExpectNoSecret(out);
+  EXPECT_EQ(out[0].entry.message().rfind("unterminated quoted string at or near \"?\"", 0), 0u)
+      << out[0].entry.message();
+  EXPECT_EQ(out[1].entry.detail(), "prepare: PREPARE p AS SELECT $1 || ?");
+  EXPECT_EQ(out[1].entry.statement(), "EXECUTE p(?) /* ? */");
+}
+
+TEST(LogEntryAssemblerTest, AutoExplainPlansKeepNumbersAndLoseLiterals) {
+  Feeder f(Stderr());
+  f.Feed(std::string(kP) +
+         "LOG:  duration: 0.053 ms  plan:\n"
+         "\tQuery Text: select * from pg_class where relname = 'secret'\n"
+         "\tIndex Scan using pg_class_relname_nsp_index on pg_class  (cost=0.28..8.29 rows=1 "
+         "width=265) (actual time=0.010..0.011 rows=0 loops=1)\n"
+         "\t  Index Cond: (relname = 'secret'::name)\n"
+         "\t  Buffers: shared hit=2\n");
+  auto& out = f.Finish();
+  ASSERT_EQ(out.size(), 1u);
+  ExpectNoSecret(out);
+  const std::string& m = out[0].entry.message();
+  EXPECT_NE(m.find("(actual time=0.010..0.011 rows=0 loops=1)"), std::string::npos) << m;
+  EXPECT_NE(m.find("Index Cond: (relname = ?::name)"), std::string::npos) << m;
+  EXPECT_NE(m.find("shared hit=2"), std::string::npos) << m;
+  EXPECT_TRUE(out[0].entry.statement().empty());
+}
+
+TEST(LogEntryAssemblerTest, UnreadablePlansAreDroppedAndCounted) {
+  Feeder f(Stderr());
+  f.Feed(std::string(kP) + "LOG:  duration: 0.053 ms  plan:\n\t{\n\t  \"Query Text\": \"secret\n");
+  auto& out = f.Finish();
+  ASSERT_EQ(out.size(), 1u);
+  ExpectNoSecret(out);
+  EXPECT_EQ(out[0].entry.message(), "duration: 0.053 ms  plan:\n<plan dropped: unreadable format>");
+  EXPECT_EQ(f.assembler().stats().plans_dropped, 1u);
+}
+
+TEST(LogEntryAssemblerTest, BinaryJunkAndHugeUnterminatedFieldsAreMaskedAndCounted) {
+  LogAssemblerOptions aopts;
+  aopts.max_entry_bytes = 16 << 20;
+  Feeder f(Stderr(), aopts);
+  const std::string junk("\x01\xff\xfe word '\x80 \0 secret", 21);
+  std::string big(10 << 20, 'x');
+  big.replace(1000, 6, "secret");
+  f.Feed(junk + "\n" + kP + "LOG:  statement: SELECT '" + big + "\n");
+  auto& out = f.Finish();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].entry.message().find("secret"), std::string::npos);
+  EXPECT_NE(out[0].entry.message().find(" word ?"), std::string::npos);  // words stay
+  EXPECT_EQ(out[1].entry.statement(), "SELECT ?");
+  EXPECT_GE(f.assembler().stats().redaction_failed, 2u);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "collectord/pg/pg_session.h"
 #include "collectord/sql/redact.h"
 
 namespace pgagent {
@@ -53,7 +54,32 @@ TEST_F(QueryTextTest, ServerCutInsideALiteralIsStillRedactedNotFailed) {
 TEST_F(QueryTextTest, MalformedTextFailsClosed) {
   auto q = ProcessQueryText(&extractor_, "", "SELECT 'abc", false, {});
   EXPECT_TRUE(q.redaction_failed);
-  EXPECT_EQ(q.text, kRedactionFailedMarker);
+  EXPECT_EQ(q.text, "SELECT ?");
+}
+
+TEST_F(QueryTextTest, ServerCutInsideADollarBodyOrCommentIsMasked) {
+  auto body = ProcessQueryText(&extractor_, "", "DO $$BEGIN PERFORM 'secret", true, {});
+  EXPECT_FALSE(body.redaction_failed);
+  EXPECT_EQ(body.text, "DO ?");
+  auto comment = ProcessQueryText(&extractor_, "", "SELECT 1 /* password=secret", true, {});
+  EXPECT_EQ(comment.text, "SELECT ? /* ?");
+}
+
+TEST_F(QueryTextTest, UtilityStatementsKeptVerbatimByPgssLoseTheirSecrets) {
+  for (const char* raw :
+       {"ALTER ROLE x PASSWORD 'secret'", "CREATE ROLE x LOGIN ENCRYPTED PASSWORD $p$secret$p$",
+        "CREATE USER MAPPING FOR u SERVER s OPTIONS (user 'u', password 'secret')",
+        "SELECT dblink_connect('host=h password=secret')", "SELECT 1 /* password=secret */",
+        "ALTER USER MAPPING FOR u SERVER s OPTIONS (SET password 'secret'"}) {
+    auto q = ProcessQueryText(&extractor_, "", raw, false, {});
+    EXPECT_EQ(q.text.find("secret"), std::string::npos) << raw << " -> " << q.text;
+  }
+}
+
+TEST_F(QueryTextTest, KeepsPgagentsOwnQueryTag) {
+  const std::string raw = std::string(kPgagentQueryTag) + "SELECT 1 FROM t /* other */";
+  auto q = ProcessQueryText(&extractor_, "", raw, false, {});
+  EXPECT_EQ(q.text, std::string(kPgagentQueryTag) + "SELECT ? FROM t /* ? */");
 }
 
 TEST_F(QueryTextTest, InsufficientPrivilegeIsPassedThrough) {
