@@ -106,6 +106,8 @@ Status LibpqSession::Connect() {
                         "keepalives_interval",
                         "keepalives_count",
                         "tcp_user_timeout",
+                        // A second dbname is a plain name overriding the conninfo's.
+                        options_.dbname_override.empty() ? nullptr : "dbname",
                         nullptr};
   const char* values[] = {options_.conninfo.c_str(),
                           options_.application_name.c_str(),
@@ -116,6 +118,7 @@ Status LibpqSession::Connect() {
                           "10",
                           "3",
                           user_timeout.c_str(),
+                          options_.dbname_override.c_str(),
                           nullptr};
   conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (conn_ == nullptr)

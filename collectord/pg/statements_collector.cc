@@ -208,7 +208,7 @@ Status StatementsCollector::FetchTexts(const std::vector<const FullRow*>& select
     std::string raw = PgText(res->Get(r, "query"));
     ProcessedQuery q = ProcessQueryText(extractor_, "", raw, false, text_options);
     CachedText cached{std::move(q.text), q.truncated, q.correlation_id,
-                      std::string_view(raw).starts_with(kPgagentQueryTag)};
+                      IsPgagentQuery(raw)};
     texts_[PgInt(res->Get(r, "queryid"))] = std::move(cached);
   }
   texts_fetched_total_ += res->rows.size();
@@ -231,21 +231,49 @@ StatementsCollector::Deltas StatementsCollector::ApplySample(
   return deltas;
 }
 
+bool StatementsCollector::IsOwn(int64_t queryid) const {
+  auto it = texts_.find(queryid);
+  return it != texts_.end() && it->second.own;
+}
+
+std::vector<size_t> StatementsCollector::Choose(const Deltas& deltas) const {
+  if (options_.include_own_statements) {
+    return SelectStatements(deltas.values, options_.top_n, options_.calls_threshold);
+  }
+  std::vector<StatementCounters> others;
+  std::vector<size_t> index;  // others[i] is deltas.values[index[i]]
+  for (size_t i = 0; i < deltas.values.size(); ++i) {
+    if (IsOwn(deltas.rows[i]->key.queryid)) continue;
+    others.push_back(deltas.values[i]);
+    index.push_back(i);
+  }
+  std::vector<size_t> chosen = SelectStatements(others, options_.top_n, options_.calls_threshold);
+  for (size_t& i : chosen) i = index[i];
+  return chosen;
+}
+
 void StatementsCollector::Summarize(const Deltas& deltas,
                                     pgagent::v1::StatementsSnapshot& snapshot) const {
   double all_time = 0;
   double own_time = 0;
   uint32_t changed_entries = 0;
+  uint32_t own_entries = 0;
+  uint64_t own_calls = 0;
   for (size_t i = 0; i < deltas.values.size(); ++i) {
     const StatementCounters& d = deltas.values[i];
     if (d.calls == 0) continue;
     ++changed_entries;
     all_time += d.total_exec_time;
-    auto it = texts_.find(deltas.rows[i]->key.queryid);
-    if (it != texts_.end() && it->second.own) own_time += d.total_exec_time;
+    if (!IsOwn(deltas.rows[i]->key.queryid)) continue;
+    own_time += d.total_exec_time;
+    ++own_entries;
+    own_calls += d.calls;
   }
   snapshot.set_changed_entries(changed_entries);
   snapshot.set_own_time_share(all_time > 0 ? own_time / all_time : 0.0);
+  snapshot.set_own_entries(own_entries);
+  snapshot.set_own_calls(own_calls);
+  snapshot.set_own_exec_time_ms(own_time);
 }
 
 void StatementsCollector::ForgetTextsOfGoneEntries() {
@@ -314,13 +342,14 @@ Status StatementsCollector::Collect(pgagent::v1::Record& record) {
   }
   bool baseline = !tracker_.has_baseline();
   Deltas deltas = ApplySample(rows, gone);
-  std::vector<size_t> chosen =
-      SelectStatements(deltas.values, options_.top_n, options_.calls_threshold);
+  std::vector<size_t> chosen = Choose(deltas);
   std::vector<const FullRow*> selected;
   for (size_t i : chosen) selected.push_back(deltas.rows[i]);
   Status texts = FetchTexts(selected, rows, snapshot);
   if (!texts.ok() && texts.code() == StatusCode::kUnavailable) return texts;
   // Other text errors (a timeout) leave text_known = false for the missing texts.
+  // Texts fetched just now may have shown pgagent's own statements among the chosen.
+  if (!options_.include_own_statements && snapshot.texts_fetched() > 0) chosen = Choose(deltas);
   for (size_t i : chosen) {
     FillDelta(*deltas.rows[i], deltas.values[i], *snapshot.add_statements());
   }

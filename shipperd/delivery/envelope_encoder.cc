@@ -224,6 +224,8 @@ const char* EnvelopeEncoder::SourceFor(pgagent::v1::RecordKind kind) {
       return kSourceLog;
     case pgagent::v1::RECORD_KIND_HEALTH:
       return kSourceSystem;
+    case pgagent::v1::RECORD_KIND_CLUSTER:
+      return kSourceSystem;
     default:
       return "";
   }
@@ -307,6 +309,12 @@ Result<EncodeResult> EnvelopeEncoder::Encode(const Record& record,
     case Record::kHealth: {
       std::string m = "\"agent_health\":";
       AppendListenerJson(record.health(), &m);
+      parts.push_back(std::move(m));
+      break;
+    }
+    case Record::kCluster: {
+      std::string m = "\"cluster\":";
+      AppendListenerJson(record.cluster(), &m);
       parts.push_back(std::move(m));
       break;
     }

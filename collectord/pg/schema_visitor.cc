@@ -1,0 +1,294 @@
+#include "collectord/pg/schema_visitor.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <set>
+
+#include "collectord/pg/cluster_sql.h"
+#include "collectord/pg/pg_values.h"
+
+namespace pgagent {
+namespace {
+
+using pgagent::v1::DatabaseObjects;
+using pgagent::v1::IndexStats;
+using pgagent::v1::TableStats;
+
+std::string Trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t start = 0;
+  while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start]))) ++start;
+  return s.substr(start);
+}
+
+bool AnyMatch(const std::vector<std::string>& patterns, const std::string& name) {
+  return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) {
+    return fnmatch(p.c_str(), name.c_str(), 0) == 0;
+  });
+}
+
+std::string OidArray(const std::set<int64_t>& oids) {
+  std::string out = "{";
+  for (int64_t oid : oids) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(oid);
+  }
+  return out + "}";
+}
+
+// Indexes (into `scores`) of the `n` largest positive scores, largest first.
+std::vector<size_t> TopN(const std::vector<int64_t>& scores, size_t n) {
+  std::vector<size_t> idx;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (scores[i] > 0) idx.push_back(i);
+  }
+  size_t keep = std::min(n, idx.size());
+  std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(keep), idx.end(),
+                    [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  idx.resize(keep);
+  return idx;
+}
+
+// Row index of every relid in a details result.
+std::map<int64_t, size_t> RowsByRelid(const PgResult& res) {
+  std::map<int64_t, size_t> out;
+  for (size_t r = 0; r < res.rows.size(); ++r) out[PgInt(res.Get(r, "relid"))] = r;
+  return out;
+}
+
+struct TableRow {
+  int64_t relid = 0;
+  pgagent::v1::TableCounters delta;
+  bool has_delta = false;
+};
+
+void FillTable(const PgResult& details, size_t r, const TableRow& row, TableStats& out) {
+  FillFromRow(details, r, out);
+  auto ts = [&](const char* column, google::protobuf::Timestamp* (TableStats::*mut)()) {
+    if (auto t = TimestampFromMicros(details.Get(r, column))) *(out.*mut)() = *t;
+  };
+  ts("last_vacuum_us", &TableStats::mutable_last_vacuum);
+  ts("last_autovacuum_us", &TableStats::mutable_last_autovacuum);
+  ts("last_analyze_us", &TableStats::mutable_last_analyze);
+  ts("last_autoanalyze_us", &TableStats::mutable_last_autoanalyze);
+  if (row.has_delta) *out.mutable_delta() = row.delta;
+}
+
+}  // namespace
+
+DatabaseFilter::DatabaseFilter(const std::string& spec) {
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t comma = spec.find(',', start);
+    if (comma == std::string::npos) comma = spec.size();
+    std::string item = Trim(spec.substr(start, comma - start));
+    if (!item.empty() && item[0] == '!') {
+      std::string name = Trim(item.substr(1));
+      if (!name.empty()) exclude_.push_back(name);
+    } else if (!item.empty()) {
+      include_.push_back(item);
+    }
+    start = comma + 1;
+  }
+}
+
+bool DatabaseFilter::Matches(const std::string& datname) const {
+  if (AnyMatch(exclude_, datname)) return false;
+  return include_.empty() || AnyMatch(include_, datname);
+}
+
+SchemaVisitor::SchemaVisitor(PgConnection& main, const Clock& clock, SchemaVisitOptions options,
+                             DatabaseSessionFactory open_database)
+    : main_(main),
+      clock_(clock),
+      options_(std::move(options)),
+      filter_(options_.databases),
+      open_database_(std::move(open_database)) {}
+
+std::vector<std::string> SchemaVisitor::DueDatabases(
+    const std::vector<std::string>& connectable) const {
+  const auto now = clock_.Monotonic();
+  std::vector<std::string> wanted;
+  for (const auto& name : connectable) {
+    if (filter_.Matches(name)) wanted.push_back(name);
+  }
+  std::vector<std::pair<std::chrono::steady_clock::time_point, std::string>> due;
+  for (const auto& name : wanted) {
+    auto it = states_.find(name);
+    if (it == states_.end() || !it->second.visited) {
+      due.push_back({std::chrono::steady_clock::time_point::min(), name});
+    } else if (now - it->second.last_visit >= options_.schema_interval) {
+      due.push_back({it->second.last_visit, name});
+    }
+  }
+  std::sort(due.begin(), due.end());
+  const double per_cycle = static_cast<double>(wanted.size()) *
+                           static_cast<double>(options_.interval.count()) /
+                           static_cast<double>(std::max<int64_t>(1, options_.schema_interval.count()));
+  const size_t quota = std::max<size_t>(1, static_cast<size_t>(std::ceil(per_cycle)));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < due.size() && i < quota; ++i) out.push_back(due[i].second);
+  return out;
+}
+
+Status SchemaVisitor::VisitDue(const std::vector<std::string>& connectable,
+                               const std::string& main_db, pgagent::v1::ClusterSnapshot& out) {
+  std::erase_if(states_, [&](const auto& e) {
+    return std::find(connectable.begin(), connectable.end(), e.first) == connectable.end();
+  });
+  for (const std::string& datname : DueDatabases(connectable)) {
+    const auto start = clock_.Monotonic();
+    DatabaseObjects objects;
+    objects.set_datname(datname);
+    Status st = VisitOne(datname, main_db, objects);
+    DatabaseState& state = states_[datname];
+    const auto end = clock_.Monotonic();
+    objects.set_visit_ms(std::chrono::duration<double, std::milli>(end - start).count());
+    if (st.ok()) {
+      if (state.visited) {
+        objects.set_interval_s(std::chrono::duration<double>(end - state.last_visit).count());
+      }
+      *out.add_objects() = std::move(objects);
+      ++visits_total_;
+    } else {
+      ++visit_failures_total_;
+      auto* w = out.add_warnings();
+      w->set_section("objects");
+      w->set_error("database " + datname + ": " + st.ToString());
+    }
+    state.last_visit = end;  // a failed visit is retried next round, not every cycle
+    state.visited = true;
+    if (!st.ok() && st.code() == StatusCode::kUnavailable && datname == main_db) return st;
+  }
+  return Status::Ok();
+}
+
+Status SchemaVisitor::VisitOne(const std::string& datname, const std::string& main_db,
+                               DatabaseObjects& objects) {
+  DatabaseState& state = states_[datname];
+  if (datname == main_db) {
+    return Visit([this](std::string_view sql,
+                        const std::vector<PgValue>& params) { return main_.Query(sql, params); },
+                 state, objects);
+  }
+  main_.Disconnect();  // one pgagent connection at a time
+  std::unique_ptr<PgSession> session = open_database_(datname);
+  PGAGENT_RETURN_IF_ERROR(session->Connect());
+  const uint64_t before = session->BytesReceived();
+  Status st = Visit([&](std::string_view sql,
+                        const std::vector<PgValue>& params) { return session->Query(sql, params); },
+                    state, objects);
+  visit_bytes_total_ += session->BytesReceived() - before;
+  session->Close();
+  return st;
+}
+
+Status SchemaVisitor::Visit(const QueryFn& query, DatabaseState& state, DatabaseObjects& objects) {
+  PGAGENT_RETURN_IF_ERROR(ReadTables(query, state, objects));
+  return ReadIndexes(query, state, objects);
+}
+
+Status SchemaVisitor::ReadTables(const QueryFn& query, DatabaseState& state,
+                                 DatabaseObjects& objects) {
+  const int version = main_.server_version_num();
+  auto res = query(cluster_sql::TableCounters(version), {});
+  if (!res.ok()) return res.status().WithContext("tables");
+  const size_t n = res->rows.size();
+  std::vector<TableRow> rows(n);
+  std::vector<int64_t> activity(n), size(n), xid_age(n);
+  for (size_t r = 0; r < n; ++r) {
+    TableRow& row = rows[r];
+    row.relid = PgInt(res->Get(r, "relid"));
+    row.has_delta = state.tables.Update(std::to_string(row.relid), *res, r, row.delta);
+    const auto& d = row.delta;
+    activity[r] = row.has_delta ? static_cast<int64_t>(d.seq_scan() + d.idx_scan() + d.n_tup_ins() +
+                                                       d.n_tup_upd() + d.n_tup_del())
+                                : 0;
+    size[r] = PgInt(res->Get(r, "relpages")) + 1;  // +1: empty tables still rank
+    xid_age[r] = PgInt(res->Get(r, "xid_age"));
+  }
+  state.tables.Sweep();
+  objects.set_tables(static_cast<uint32_t>(n));
+  const auto by_activity = TopN(activity, options_.top_n);
+  const auto by_size = TopN(size, options_.top_n);
+  const auto by_age = TopN(xid_age, options_.top_n);
+  std::set<int64_t> wanted;
+  for (const auto* list : {&by_activity, &by_size, &by_age}) {
+    for (size_t i : *list) wanted.insert(rows[i].relid);
+  }
+  if (wanted.empty()) return Status::Ok();
+  auto details = query(cluster_sql::TableDetails(version), {OidArray(wanted)});
+  if (!details.ok()) return details.status().WithContext("table details");
+  const auto where = RowsByRelid(*details);
+  auto add = [&](const std::vector<size_t>& list, auto* repeated) {
+    for (size_t i : list) {
+      auto it = where.find(rows[i].relid);
+      if (it == where.end()) continue;  // dropped since the first query
+      FillTable(*details, it->second, rows[i], *repeated->Add());
+    }
+  };
+  add(by_activity, objects.mutable_top_by_activity());
+  add(by_size, objects.mutable_top_by_size());
+  std::sort(objects.mutable_top_by_size()->begin(), objects.mutable_top_by_size()->end(),
+            [](const TableStats& a, const TableStats& b) { return a.total_bytes() > b.total_bytes(); });
+  for (size_t i : by_age) {
+    auto it = where.find(rows[i].relid);
+    if (it != where.end()) FillFromRow(*details, it->second, *objects.add_top_by_xid_age());
+  }
+  return Status::Ok();
+}
+
+Status SchemaVisitor::ReadIndexes(const QueryFn& query, DatabaseState& state,
+                                  DatabaseObjects& objects) {
+  const int version = main_.server_version_num();
+  auto res = query(cluster_sql::IndexCounters(version), {});
+  if (!res.ok()) return res.status().WithContext("indexes");
+  const size_t n = res->rows.size();
+  std::vector<IndexStats> rows(n);
+  std::vector<int64_t> relids(n), activity(n), unused(n), invalid(n);
+  for (size_t r = 0; r < n; ++r) {
+    IndexStats& s = rows[r];
+    relids[r] = PgInt(res->Get(r, "relid"));
+    pgagent::v1::IndexCounters delta;
+    if (state.indexes.Update(std::to_string(relids[r]), *res, r, delta)) {
+      activity[r] = static_cast<int64_t>(delta.idx_scan());
+      *s.mutable_delta() = delta;
+    }
+    s.set_idx_scan_total(PgUint(res->Get(r, "idx_scan")));
+    s.set_is_unique(PgBool(res->Get(r, "is_unique")));
+    s.set_invalid(PgBool(res->Get(r, "invalid")));
+    s.set_unused(s.idx_scan_total() == 0 && !PgBool(res->Get(r, "enforces")));
+    const int64_t pages = PgInt(res->Get(r, "relpages")) + 1;
+    unused[r] = s.unused() ? pages : 0;
+    invalid[r] = s.invalid() ? pages : 0;
+  }
+  state.indexes.Sweep();
+  objects.set_indexes(static_cast<uint32_t>(n));
+  const auto top = TopN(activity, options_.top_n);
+  const auto top_unused = TopN(unused, options_.top_n);
+  const auto top_invalid = TopN(invalid, options_.top_n);
+  std::set<int64_t> wanted;
+  for (const auto* list : {&top, &top_unused, &top_invalid}) {
+    for (size_t i : *list) wanted.insert(relids[i]);
+  }
+  if (wanted.empty()) return Status::Ok();
+  auto details = query(cluster_sql::IndexDetails(version), {OidArray(wanted)});
+  if (!details.ok()) return details.status().WithContext("index details");
+  const auto where = RowsByRelid(*details);
+  auto add = [&](const std::vector<size_t>& list, auto* repeated) {
+    for (size_t i : list) {
+      auto it = where.find(relids[i]);
+      if (it == where.end()) continue;
+      IndexStats* s = repeated->Add();
+      *s = rows[i];
+      FillFromRow(*details, it->second, *s);
+    }
+  };
+  add(top, objects.mutable_top_indexes());
+  add(top_unused, objects.mutable_unused_indexes());
+  add(top_invalid, objects.mutable_invalid_indexes());
+  return Status::Ok();
+}
+
+}  // namespace pgagent
