@@ -1,5 +1,7 @@
 #include "collectord/pg/statements_collector.h"
 
+#include <cstdio>
+
 #include "collectord/pg/pg_values.h"
 #include "common/log.h"
 
@@ -123,6 +125,13 @@ std::string StatementsCollector::DiffSql() const {
   const StatementColumns& c = columns_;
   std::string join = "p.userid = s.userid AND p.dbid = s.dbid AND p.queryid = s.queryid";
   if (c.has_toplevel) join += " AND p.toplevel = s.toplevel";
+  // Without pg_stat_statements_info (before 1.9) a reset is not announced: an entry reset
+  // and executed as often again would look unchanged by its calls, so its time is compared
+  // too (sent with 17 significant digits, it round-trips exactly).
+  const std::string time_array = c.has_info_view ? "" : ", $6::float8[]";
+  const std::string time_column = c.has_info_view ? "" : ", total_time";
+  const std::string time_changed =
+      c.has_info_view ? "" : " OR p.total_time IS DISTINCT FROM " + c.total_exec_time;
   return "SELECT s.userid, s.dbid, s.queryid, " + c.toplevel + " AS toplevel, s.calls, " +
          c.total_exec_time + " AS total_exec_time, " + c.min_exec_time + " AS min_exec_time, " +
          c.max_exec_time + " AS max_exec_time, " + c.total_plan_time +
@@ -135,26 +144,37 @@ std::string StatementsCollector::DiffSql() const {
          " FROM " +
          Fn(false) +
          " s FULL JOIN"
-         " unnest($1::oid[], $2::oid[], $3::bigint[], $4::bool[], $5::bigint[])"
-         "   AS p(userid, dbid, queryid, toplevel, calls) ON " +
+         " unnest($1::oid[], $2::oid[], $3::bigint[], $4::bool[], $5::bigint[]" +
+         time_array + ") AS p(userid, dbid, queryid, toplevel, calls" + time_column + ") ON " +
          join +
          " LEFT JOIN pg_roles r ON r.oid = s.userid LEFT JOIN pg_database d ON d.oid = s.dbid"
-         " WHERE p.calls IS DISTINCT FROM s.calls";
+         " WHERE p.calls IS DISTINCT FROM s.calls" +
+         time_changed;
 }
 
 std::vector<PgValue> StatementsCollector::DiffParams() const {
   std::string userids = "{", dbids = "{", queryids = "{", toplevels = "{", calls = "{";
+  std::string times = "{";
+  const bool with_times = !columns_.has_info_view;
   bool first = true;
-  for (const auto& [key, n] : tracker_.Entries()) {
+  char buf[32];
+  for (const auto& [key, counters] : tracker_.Stored()) {
     const char* sep = first ? "" : ",";
     first = false;
     userids += sep + std::to_string(key.userid);
     dbids += sep + std::to_string(key.dbid);
     queryids += sep + std::to_string(key.queryid);
     toplevels += std::string(sep) + (key.toplevel ? "t" : "f");
-    calls += sep + std::to_string(n);
+    calls += sep + std::to_string(counters.calls);
+    if (with_times) {
+      std::snprintf(buf, sizeof(buf), "%.17g", counters.total_exec_time);
+      times += sep + std::string(buf);
+    }
   }
-  return {userids + "}", dbids + "}", queryids + "}", toplevels + "}", calls + "}"};
+  std::vector<PgValue> params = {userids + "}", dbids + "}", queryids + "}", toplevels + "}",
+                                 calls + "}"};
+  if (with_times) params.push_back(times + "}");
+  return params;
 }
 
 Status StatementsCollector::ReadChanged(std::vector<FullRow>& rows,
