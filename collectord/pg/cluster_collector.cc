@@ -32,6 +32,17 @@ double Seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
+// A failed section leaves nothing half-filled behind.
+void ClearSection(const std::string& section, ClusterSnapshot& snapshot) {
+  if (section == "io") {
+    if (snapshot.has_wal()) snapshot.mutable_wal()->clear_io();
+    return;
+  }
+  const std::string field = section == "xmin" ? "xmin_horizon" : section;
+  const auto* f = snapshot.GetDescriptor()->FindFieldByName(field);
+  if (f != nullptr) snapshot.GetReflection()->ClearField(&snapshot, f);
+}
+
 }  // namespace
 
 std::string MaskSettingValue(const std::string& name, const std::string& value) {
@@ -60,6 +71,7 @@ Status ClusterCollector::Section(std::string_view name, Cycle& cycle,
     return st;
   }
   if (st.code() == StatusCode::kUnavailable) return st;
+  ClearSection(key, cycle.snapshot);
   ++warnings_total_;
   auto* w = cycle.snapshot.add_warnings();
   w->set_section(key);
