@@ -13,8 +13,8 @@
 //   postgres_exporter (Debian's prometheus-postgres-exporter, default collectors, role
 //   `exporter`): server time per scrape from its pg_stat_statements entries, bytes read as
 //   the growth of its /proc/<pid>/io rchar per scrape (the HTTP request included).
-#include <libpq-fe.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,8 +63,11 @@ std::string Must(const PgCluster& c, const std::string& sql, const std::string& 
 
 // Server time (ms) of pg_stat_statements entries matching `where`, all databases.
 double ServerMs(const PgCluster& c, const std::string& where) {
-  return std::atof(Must(c, "SELECT coalesce(sum(total_exec_time + total_plan_time), 0) FROM "
-                           "pg_stat_statements WHERE " + where).c_str());
+  return std::atof(Must(c,
+                        "SELECT coalesce(sum(total_exec_time + total_plan_time), 0) FROM "
+                        "pg_stat_statements WHERE " +
+                            where)
+                       .c_str());
 }
 
 void CreateSchema(const PgCluster& c, int tables, int databases) {
@@ -76,8 +79,10 @@ void CreateSchema(const PgCluster& c, int tables, int databases) {
   Must(c, "INSERT INTO bench_t1 SELECT g, g FROM generate_series(1, 1000) g; ANALYZE;");
   for (int d = 1; d <= databases; ++d) {
     Must(c, "CREATE DATABASE bench_db" + std::to_string(d));
-    Must(c, "CREATE TABLE t (id int PRIMARY KEY, v int); CREATE INDEX ON t (v);"
-            " CREATE TABLE u (id int PRIMARY KEY);", "bench_db" + std::to_string(d));
+    Must(c,
+         "CREATE TABLE t (id int PRIMARY KEY, v int); CREATE INDEX ON t (v);"
+         " CREATE TABLE u (id int PRIMARY KEY);",
+         "bench_db" + std::to_string(d));
   }
   std::printf("schema: %d tables + %d indexes in database postgres, %d more databases (%.0f s)\n",
               tables, 2 * tables, databases,
@@ -131,7 +136,8 @@ Cost Measure(const PgCluster& c, Agent& agent) {
   auto t0 = std::chrono::steady_clock::now();
   auto snap = agent.Cycle();
   Cost cost;
-  cost.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  cost.wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   cost.server_ms = ServerMs(c, kOwn) - before;
   cost.bytes = static_cast<double>(snap.bytes_read());
   cost.visits = snap.objects_size();
@@ -169,8 +175,8 @@ void BenchExporter(const PgCluster& c, int scrapes) {
   auto port = pgagent::testing::PickFreePort();
   if (!port.ok()) return;
   const std::string listen = "127.0.0.1:" + std::to_string(*port);
-  const std::string dsn = "postgresql://exporter@127.0.0.1:" + std::to_string(c.port()) +
-                          "/postgres?sslmode=disable";
+  const std::string dsn =
+      "postgresql://exporter@127.0.0.1:" + std::to_string(c.port()) + "/postgres?sslmode=disable";
   pid_t pid = fork();
   if (pid == 0) {
     setenv("DATA_SOURCE_NAME", dsn.c_str(), 1);
@@ -184,16 +190,15 @@ void BenchExporter(const PgCluster& c, int scrapes) {
   pgagent::testing::RunOptions run;
   run.timeout = 60s;
   auto scrape = [&] {
-    return pgagent::testing::RunProcess({"curl", "-s", "-o", "/dev/null", "-w", "%{size_download}", url},
-                                        run);
+    return pgagent::testing::RunProcess(
+        {"curl", "-s", "-o", "/dev/null", "-w", "%{size_download}", url}, run);
   };
   for (int i = 0; i < 50; ++i) {  // until it answers
     auto r = scrape();
     if (r.ok() && r->exit_code == 0) break;
     std::this_thread::sleep_for(100ms);
   }
-  const std::string mine =
-      "userid = (SELECT oid FROM pg_roles WHERE rolname = 'exporter')";
+  const std::string mine = "userid = (SELECT oid FROM pg_roles WHERE rolname = 'exporter')";
   std::vector<Cost> costs;
   for (int i = 0; i < scrapes + 2; ++i) {
     double before = ServerMs(c, mine);
@@ -201,7 +206,8 @@ void BenchExporter(const PgCluster& c, int scrapes) {
     auto t0 = std::chrono::steady_clock::now();
     auto r = scrape();
     Cost cost;
-    cost.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    cost.wall_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     cost.server_ms = ServerMs(c, mine) - before;
     cost.bytes = static_cast<double>(Rchar(pid) - rchar);
     if (i >= 2) costs.push_back(cost);  // the first scrapes prepare and plan
@@ -236,7 +242,7 @@ int main(int argc, char** argv) {
   std::printf("%-44s %9s %9s %11s %11s %9s\n", "per cycle / visit", "server_ms", "mean", "bytes",
               "mean_bytes", "wall_ms");
   {
-    Agent fast(c, "!*");  // no visits
+    Agent fast(c, "!*");                       // no visits
     for (int i = 0; i < 3; ++i) fast.Cycle();  // baseline, prepares
     std::vector<Cost> costs;
     for (int i = 0; i < cycles; ++i) costs.push_back(Measure(c, fast));
@@ -249,7 +255,7 @@ int main(int argc, char** argv) {
       fast.Cycle();
       visit.Cycle();  // the first visit (baseline of the table counters)
       visit.clock.Advance(600s);
-      fast.clock.Advance(600s);  // both measure the database sizes (due every 600 s)
+      fast.clock.Advance(600s);       // both measure the database sizes (due every 600 s)
       Cost with = Measure(c, visit);  // a steady visit + a fast cycle
       Cost without = Measure(c, fast);
       costs.push_back({with.server_ms - without.server_ms, with.bytes - without.bytes,
@@ -273,12 +279,13 @@ int main(int argc, char** argv) {
                 databases + 1);
   }
   BenchExporter(c, cycles);
-  std::printf("pgagent queries by total server time (all runs above; calls, mean ms, total ms):\n%s\n",
-              Must(c, std::string("SELECT calls, round((mean_exec_time + mean_plan_time)::numeric, 2),"
-                                  " round((total_exec_time + total_plan_time)::numeric, 1),"
-                                  " left(regexp_replace(query, '\\s+', ' ', 'g'), 80)"
-                                  " FROM pg_stat_statements WHERE ") +
-                          kOwn + " ORDER BY total_exec_time + total_plan_time DESC LIMIT 12")
-                  .c_str());
+  std::printf(
+      "pgagent queries by total server time (all runs above; calls, mean ms, total ms):\n%s\n",
+      Must(c, std::string("SELECT calls, round((mean_exec_time + mean_plan_time)::numeric, 2),"
+                          " round((total_exec_time + total_plan_time)::numeric, 1),"
+                          " left(regexp_replace(query, '\\s+', ' ', 'g'), 80)"
+                          " FROM pg_stat_statements WHERE ") +
+                  kOwn + " ORDER BY total_exec_time + total_plan_time DESC LIMIT 12")
+          .c_str());
   return 0;
 }

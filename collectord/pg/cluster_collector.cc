@@ -67,7 +67,8 @@ Status ClusterCollector::Section(std::string_view name, Cycle& cycle,
   Status st = body();
   const std::string key(name);
   if (st.ok()) {
-    if (failing_sections_.erase(key) > 0) log::Info("cluster.section_recovered", {{"section", key}});
+    if (failing_sections_.erase(key) > 0)
+      log::Info("cluster.section_recovered", {{"section", key}});
     return st;
   }
   if (st.code() == StatusCode::kUnavailable) return st;
@@ -79,8 +80,9 @@ Status ClusterCollector::Section(std::string_view name, Cycle& cycle,
   if (failing_sections_.insert(key).second) {
     log::Warn("cluster.section_failed", {{"section", key},
                                          {"error", st.ToString()},
-                                         {"effect", "left out of the cluster snapshot; other "
-                                                    "sections go on, retried next cycle"}});
+                                         {"effect",
+                                          "left out of the cluster snapshot; other "
+                                          "sections go on, retried next cycle"}});
   }
   return Status::Ok();
 }
@@ -111,7 +113,8 @@ Status ClusterCollector::ReadDatabases(Cycle& cycle) {
     if (databases_.Update(std::to_string(db->datid()), *res, r, delta)) {
       const uint64_t blocks = delta.blks_hit() + delta.blks_read();
       if (blocks > 0) {
-        db->set_cache_hit_ratio(static_cast<double>(delta.blks_hit()) / static_cast<double>(blocks));
+        db->set_cache_hit_ratio(static_cast<double>(delta.blks_hit()) /
+                                static_cast<double>(blocks));
       }
       *db->mutable_delta() = delta;
     }
@@ -143,7 +146,8 @@ Status ClusterCollector::ReadWal(Cycle& cycle) {
     if (last_lsn_ && cycle.interval_s) {
       const uint64_t bytes = now >= *last_lsn_ ? now - *last_lsn_ : 0;
       wal.set_bytes(bytes);
-      if (*cycle.interval_s > 0) wal.set_bytes_per_s(static_cast<double>(bytes) / *cycle.interval_s);
+      if (*cycle.interval_s > 0)
+        wal.set_bytes_per_s(static_cast<double>(bytes) / *cycle.interval_s);
     }
     last_lsn_ = now;
   }
@@ -176,7 +180,8 @@ Status ClusterCollector::ReadReplication(Cycle& cycle) {
   auto& repl = *cycle.snapshot.mutable_replication();
   auto standbys = connection_.Query(cluster_sql::Standbys(cycle.version, cycle.in_recovery));
   if (!standbys.ok()) return standbys.status().WithContext("pg_stat_replication");
-  for (size_t r = 0; r < standbys->rows.size(); ++r) FillFromRow(*standbys, r, *repl.add_standbys());
+  for (size_t r = 0; r < standbys->rows.size(); ++r)
+    FillFromRow(*standbys, r, *repl.add_standbys());
   auto slots = connection_.Query(cluster_sql::Slots(cycle.version, cycle.in_recovery));
   if (!slots.ok()) return slots.status().WithContext("pg_replication_slots");
   for (size_t r = 0; r < slots->rows.size(); ++r) {
@@ -224,7 +229,8 @@ Status ClusterCollector::ReadVacuum(Cycle& cycle) {
 
 Status ClusterCollector::ReadXmin(Cycle& cycle) {
   auto& horizon = *cycle.snapshot.mutable_xmin_horizon();
-  horizon.set_prepared_transactions(static_cast<uint32_t>(PgUint(cycle.Status("prepared_transactions"))));
+  horizon.set_prepared_transactions(
+      static_cast<uint32_t>(PgUint(cycle.Status("prepared_transactions"))));
   auto res = connection_.Query(cluster_sql::XminHolders(cycle.version));
   if (!res.ok()) return res.status();
   for (size_t r = 0; r < res->rows.size(); ++r) {
@@ -248,7 +254,7 @@ Status ClusterCollector::ReadConnections(Cycle& cycle) {
   int32_t used = 0;
   for (size_t r = 0; r < res->rows.size(); ++r) {
     const std::string dim = PgText(res->Get(r, "dim"));
-    auto* list = dim == "state" ? c.mutable_by_state()
+    auto* list = dim == "state"      ? c.mutable_by_state()
                  : dim == "database" ? c.mutable_by_database()
                                      : c.mutable_by_role();
     const auto count = static_cast<uint32_t>(PgUint(res->Get(r, "count")));

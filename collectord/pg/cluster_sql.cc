@@ -173,7 +173,8 @@ std::string Progress(int version) {
   };
   auto branch = [&](const std::string& command, const std::string& view, const std::string& total,
                     const std::string& done) {
-    return "SELECT '" + command + "'::text AS command, p.pid, coalesce(p.datname::text, '') AS datname," +
+    return "SELECT '" + command +
+           "'::text AS command, p.pid, coalesce(p.datname::text, '') AS datname," +
            relation("p.relid") +
            " coalesce(p.phase, '') AS phase,"
            " coalesce(a.backend_type = 'autovacuum worker', false) AS autovacuum, p." +
@@ -183,10 +184,11 @@ std::string Progress(int version) {
            " FROM " +
            view + " p LEFT JOIN pg_stat_activity a ON a.pid = p.pid";
   };
-  std::string sql = branch("vacuum", "pg_stat_progress_vacuum", "heap_blks_total", "heap_blks_scanned");
+  std::string sql =
+      branch("vacuum", "pg_stat_progress_vacuum", "heap_blks_total", "heap_blks_scanned");
   if (version >= 130000) {
-    sql += " UNION ALL " +
-           branch("analyze", "pg_stat_progress_analyze", "sample_blks_total", "sample_blks_scanned");
+    sql += " UNION ALL " + branch("analyze", "pg_stat_progress_analyze", "sample_blks_total",
+                                  "sample_blks_scanned");
   }
   sql += " UNION ALL " +
          branch("create_index", "pg_stat_progress_create_index", "blocks_total", "blocks_done");
@@ -212,7 +214,8 @@ std::string XminHolders(int /*version*/) {
          " (SELECT * FROM b WHERE kind = 'backend' ORDER BY age DESC LIMIT 1) UNION ALL"
          " (SELECT * FROM b WHERE kind = 'standby' ORDER BY age DESC LIMIT 1) UNION ALL"
          " (SELECT 'prepared_transaction', age(transaction)::int8, 0, coalesce(database::text, ''),"
-         " coalesce(owner::text, ''), '', '', '', extract(epoch FROM now() - prepared)::float8, gid,"
+         " coalesce(owner::text, ''), '', '', '', extract(epoch FROM now() - prepared)::float8, "
+         "gid,"
          " NULL FROM pg_prepared_xacts ORDER BY 2 DESC LIMIT 1) UNION ALL"
          " (SELECT 'replication_slot', greatest(age(xmin), age(catalog_xmin))::int8,"
          " coalesce(active_pid, 0), coalesce(database::text, ''), '', '', '', '', NULL,"
@@ -235,37 +238,89 @@ std::string Settings(int /*version*/) {
          std::string(kSettingsFilter) + " ORDER BY name";
 }
 
+namespace {
+
+// User relations of the connected database (pg_catalog, information_schema, TOAST left out).
+constexpr const char* kUserNamespace =
+    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog',"
+    " 'information_schema') AND n.nspname !~ '^pg_toast'";
+
+// pg_stat_get_<fn>(<oid>) AS <name>, for each pair.
+std::string StatFunctions(const std::string& oid,
+                          std::initializer_list<std::pair<const char*, const char*>> fns) {
+  std::string out;
+  for (const auto& [fn, name] : fns) {
+    out += ", pg_stat_get_" + std::string(fn) + "(" + oid + ") AS " + name;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string TableCounters(int /*version*/) {
-  return "SELECT s.relid::int8 AS relid, c.relpages::int8 AS relpages, " +
+  // The statistics functions directly (not the pg_stat_user_tables view, whose per-table
+  // aggregate over pg_index costs several times more), evaluated once per table in the
+  // CTE. Rows: every table with activity of its own, the top N by pages and by xid age,
+  // and the count.
+  return "WITH t AS MATERIALIZED (SELECT c.oid::int8 AS relid, c.relpages::int8 AS relpages, " +
          RelAge("age", "relfrozenxid", "xid_age") +
-         ", s.n_live_tup, s.n_dead_tup, s.seq_scan, s.seq_tup_read,"
-         " coalesce(s.idx_scan, 0) AS idx_scan, coalesce(s.idx_tup_fetch, 0) AS idx_tup_fetch,"
-         " s.n_tup_ins, s.n_tup_upd, s.n_tup_del, s.n_tup_hot_upd, s.vacuum_count,"
-         " s.autovacuum_count, s.analyze_count, s.autoanalyze_count"
-         " FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid";
+         StatFunctions("c.oid", {{"live_tuples", "n_live_tup"},
+                                 {"dead_tuples", "n_dead_tup"},
+                                 {"numscans", "seq_scan"},
+                                 {"tuples_returned", "seq_tup_read"},
+                                 {"tuples_fetched", "tup_fetched"},
+                                 {"tuples_inserted", "n_tup_ins"},
+                                 {"tuples_updated", "n_tup_upd"},
+                                 {"tuples_deleted", "n_tup_del"},
+                                 {"tuples_hot_updated", "n_tup_hot_upd"},
+                                 {"vacuum_count", "vacuum_count"},
+                                 {"autovacuum_count", "autovacuum_count"},
+                                 {"analyze_count", "analyze_count"},
+                                 {"autoanalyze_count", "autoanalyze_count"}}) +
+         " FROM pg_class c" + kUserNamespace +
+         " AND c.relkind IN ('r', 'm', 'p'))"
+         " (SELECT 'active' AS list, * FROM t WHERE seq_scan + seq_tup_read + tup_fetched +"
+         " n_tup_ins + n_tup_upd + n_tup_del + vacuum_count + autovacuum_count + analyze_count +"
+         " autoanalyze_count > 0)"
+         " UNION ALL (SELECT 'size', * FROM t ORDER BY relpages DESC LIMIT $1)"
+         " UNION ALL (SELECT 'xid', * FROM t ORDER BY xid_age DESC NULLS LAST LIMIT $1)"
+         " UNION ALL (SELECT 'count', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+         " NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM t)";
 }
 
 std::string IndexCounters(int /*version*/) {
-  return "SELECT s.indexrelid::int8 AS relid, s.relid::int8 AS table_relid,"
-         " c.relpages::int8 AS relpages, i.indisunique AS is_unique, NOT i.indisvalid AS invalid,"
-         " (i.indisunique OR i.indisprimary OR i.indisexclusion) AS enforces,"
-         " s.idx_scan, s.idx_tup_read, s.idx_tup_fetch"
-         " FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid"
-         " JOIN pg_class c ON c.oid = s.indexrelid";
+  // Rows: every index with activity, the largest N unused ones (no scan, not enforcing a
+  // constraint), the largest N invalid ones, and the count.
+  return "WITH i AS MATERIALIZED (SELECT i.indexrelid::int8 AS relid, i.indrelid::int8 AS"
+         " table_relid, c.relpages::int8 AS relpages, i.indisunique AS is_unique,"
+         " NOT i.indisvalid AS invalid,"
+         " (i.indisunique OR i.indisprimary OR i.indisexclusion) AS enforces" +
+         StatFunctions("i.indexrelid", {{"numscans", "idx_scan"},
+                                        {"tuples_returned", "idx_tup_read"},
+                                        {"tuples_fetched", "idx_tup_fetch"}}) +
+         " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid" + kUserNamespace +
+         ") (SELECT 'active' AS list, * FROM i WHERE idx_scan + idx_tup_read + idx_tup_fetch > 0)"
+         " UNION ALL (SELECT 'unused', * FROM i WHERE idx_scan = 0 AND NOT enforces"
+         " ORDER BY relpages DESC LIMIT $1)"
+         " UNION ALL (SELECT 'invalid', * FROM i WHERE invalid ORDER BY relpages DESC LIMIT $1)"
+         " UNION ALL (SELECT 'count', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+         " FROM i)";
 }
 
 std::string TableDetails(int /*version*/) {
-  return "SELECT c.oid::int8 AS relid, n.nspname || '.' || c.relname AS relation,"
-         " s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, " +
-         Micros("s.last_vacuum", "last_vacuum") + ", " +
-         Micros("s.last_autovacuum", "last_autovacuum") + ", " +
-         Micros("s.last_analyze", "last_analyze") + ", " +
-         Micros("s.last_autoanalyze", "last_autoanalyze") +
+  return "SELECT c.oid::int8 AS relid, n.nspname || '.' || c.relname AS relation" +
+         StatFunctions("c.oid", {{"live_tuples", "n_live_tup"},
+                                 {"dead_tuples", "n_dead_tup"},
+                                 {"mod_since_analyze", "n_mod_since_analyze"}}) +
+         ", " + Micros("pg_stat_get_last_vacuum_time(c.oid)", "last_vacuum") + ", " +
+         Micros("pg_stat_get_last_autovacuum_time(c.oid)", "last_autovacuum") + ", " +
+         Micros("pg_stat_get_last_analyze_time(c.oid)", "last_analyze") + ", " +
+         Micros("pg_stat_get_last_autoanalyze_time(c.oid)", "last_autoanalyze") +
          ", pg_total_relation_size(c.oid) AS total_bytes, pg_relation_size(c.oid) AS table_bytes, " +
          RelAge("age", "relfrozenxid", "xid_age") + ", " +
          RelAge("mxid_age", "relminmxid", "mxid_age") +
          " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-         " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = ANY($1::oid[])";
+         " WHERE c.oid = ANY($1::oid[])";
 }
 
 std::string IndexDetails(int /*version*/) {

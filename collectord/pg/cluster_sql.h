@@ -39,10 +39,14 @@ std::string Connections(int version);
 // Non-default settings (Setting columns), ordered by name.
 std::string Settings(int version);
 
-// Per-database visit (run in the visited database).
-// Every user table: relid, relpages, xid_age, n_live_tup, n_dead_tup and TableCounters.
+// Per-database visit (run in the visited database). $1: top N.
+// Tables, column `list`: 'active' (every table with a non-zero counter of its own: relid,
+// relpages, xid_age, n_live_tup, n_dead_tup, tup_fetched and the TableCounters columns but
+// idx_scan/idx_tup_fetch, which the caller sums from the indexes), 'size' and 'xid' (top N
+// by pages and by xid age, same columns), 'count' (relid = the number of tables).
 std::string TableCounters(int version);
-// Every user index: relid, table_relid, relpages, is_unique, invalid, enforces, IndexCounters.
+// Indexes, column `list`: 'active' (relid, table_relid, relpages, is_unique, invalid,
+// enforces and the IndexCounters columns), 'unused' and 'invalid' (the largest N), 'count'.
 std::string IndexCounters(int version);
 // TableStats details for the relids in $1 (oid[]): relation, sizes, last_* as *_us.
 std::string TableDetails(int version);

@@ -123,9 +123,9 @@ std::vector<std::string> SchemaVisitor::DueDatabases(
     }
   }
   std::sort(due.begin(), due.end());
-  const double per_cycle = static_cast<double>(wanted.size()) *
-                           static_cast<double>(options_.interval.count()) /
-                           static_cast<double>(std::max<int64_t>(1, options_.schema_interval.count()));
+  const double per_cycle =
+      static_cast<double>(wanted.size()) * static_cast<double>(options_.interval.count()) /
+      static_cast<double>(std::max<int64_t>(1, options_.schema_interval.count()));
   const size_t quota = std::max<size_t>(1, static_cast<size_t>(std::ceil(per_cycle)));
   std::vector<std::string> out;
   for (size_t i = 0; i < due.size() && i < quota; ++i) out.push_back(due[i].second);
@@ -185,109 +185,136 @@ Status SchemaVisitor::VisitOne(const std::string& datname, const std::string& ma
 }
 
 Status SchemaVisitor::Visit(const QueryFn& query, DatabaseState& state, DatabaseObjects& objects) {
-  PGAGENT_RETURN_IF_ERROR(ReadTables(query, state, objects));
-  return ReadIndexes(query, state, objects);
+  IndexSums sums;
+  PGAGENT_RETURN_IF_ERROR(ReadIndexes(query, state, objects, sums));
+  return ReadTables(query, state, objects, sums);
+}
+
+// A table's idx_scan / idx_tup_fetch as pg_stat_user_tables defines them: the sums over its
+// indexes (only indexes with activity are read; the others add 0), plus the table's own
+// tuples fetched for idx_tup_fetch.
+void SchemaVisitor::AddIndexColumns(PgResult& res, const IndexSums& sums) {
+  res.columns.push_back("idx_scan");
+  res.columns.push_back("idx_tup_fetch");
+  for (size_t r = 0; r < res.rows.size(); ++r) {
+    auto it = sums.find(PgInt(res.Get(r, "relid")));
+    const uint64_t scans = it == sums.end() ? 0 : it->second.first;
+    const uint64_t fetched = (it == sums.end() ? 0 : it->second.second) +
+                             PgUint(res.Get(r, "tup_fetched"));
+    res.rows[r].push_back(std::to_string(scans));
+    res.rows[r].push_back(std::to_string(fetched));
+  }
 }
 
 Status SchemaVisitor::ReadTables(const QueryFn& query, DatabaseState& state,
-                                 DatabaseObjects& objects) {
+                                 DatabaseObjects& objects, const IndexSums& sums) {
   const int version = main_.server_version_num();
-  auto res = query(cluster_sql::TableCounters(version), {});
+  const std::string top_n = std::to_string(options_.top_n);
+  auto res = query(cluster_sql::TableCounters(version), {top_n});
   if (!res.ok()) return res.status().WithContext("tables");
-  const size_t n = res->rows.size();
-  std::vector<TableRow> rows(n);
-  std::vector<int64_t> activity(n), size(n), xid_age(n);
-  for (size_t r = 0; r < n; ++r) {
-    TableRow& row = rows[r];
-    row.relid = PgInt(res->Get(r, "relid"));
-    row.has_delta = state.tables.Update(std::to_string(row.relid), *res, r, row.delta);
+  AddIndexColumns(*res, sums);
+  std::vector<TableRow> active;
+  std::vector<int64_t> activity;
+  std::vector<int64_t> by_size, by_age;  // relids, in the server's order
+  for (size_t r = 0; r < res->rows.size(); ++r) {
+    const std::string list = PgText(res->Get(r, "list"));
+    const int64_t relid = PgInt(res->Get(r, "relid"));
+    if (list == "count") objects.set_tables(static_cast<uint32_t>(relid));
+    if (list == "size") by_size.push_back(relid);
+    if (list == "xid" && res->Get(r, "xid_age")) by_age.push_back(relid);
+    if (list != "active") continue;
+    TableRow row;
+    row.relid = relid;
+    row.has_delta = state.tables.Update(std::to_string(relid), *res, r, row.delta);
     const auto& d = row.delta;
-    activity[r] = row.has_delta ? static_cast<int64_t>(d.seq_scan() + d.idx_scan() + d.n_tup_ins() +
-                                                       d.n_tup_upd() + d.n_tup_del())
-                                : 0;
-    size[r] = PgInt(res->Get(r, "relpages")) + 1;  // +1: empty tables still rank
-    xid_age[r] = PgInt(res->Get(r, "xid_age"));
+    activity.push_back(row.has_delta ? static_cast<int64_t>(d.seq_scan() + d.idx_scan() +
+                                                            d.n_tup_ins() + d.n_tup_upd() +
+                                                            d.n_tup_del())
+                                     : 0);
+    active.push_back(std::move(row));
   }
   state.tables.Sweep();
-  objects.set_tables(static_cast<uint32_t>(n));
-  const auto by_activity = TopN(activity, options_.top_n);
-  const auto by_size = TopN(size, options_.top_n);
-  const auto by_age = TopN(xid_age, options_.top_n);
-  std::set<int64_t> wanted;
-  for (const auto* list : {&by_activity, &by_size, &by_age}) {
-    for (size_t i : *list) wanted.insert(rows[i].relid);
-  }
+  std::map<int64_t, const TableRow*> known;
+  for (const TableRow& row : active) known[row.relid] = &row;
+  const auto top = TopN(activity, options_.top_n);
+  std::set<int64_t> wanted(by_size.begin(), by_size.end());
+  wanted.insert(by_age.begin(), by_age.end());
+  for (size_t i : top) wanted.insert(active[i].relid);
   if (wanted.empty()) return Status::Ok();
   auto details = query(cluster_sql::TableDetails(version), {OidArray(wanted)});
   if (!details.ok()) return details.status().WithContext("table details");
   const auto where = RowsByRelid(*details);
-  auto add = [&](const std::vector<size_t>& list, auto* repeated) {
-    for (size_t i : list) {
-      auto it = where.find(rows[i].relid);
-      if (it == where.end()) continue;  // dropped since the first query
-      FillTable(*details, it->second, rows[i], *repeated->Add());
-    }
+  const TableRow none;
+  auto add = [&](int64_t relid, auto* repeated) {
+    auto it = where.find(relid);
+    if (it == where.end()) return;  // dropped since the first query
+    auto k = known.find(relid);
+    FillTable(*details, it->second, k == known.end() ? none : *k->second, *repeated->Add());
   };
-  add(by_activity, objects.mutable_top_by_activity());
-  add(by_size, objects.mutable_top_by_size());
+  for (size_t i : top) add(active[i].relid, objects.mutable_top_by_activity());
+  for (int64_t relid : by_size) add(relid, objects.mutable_top_by_size());
   std::sort(objects.mutable_top_by_size()->begin(), objects.mutable_top_by_size()->end(),
             [](const TableStats& a, const TableStats& b) { return a.total_bytes() > b.total_bytes(); });
-  for (size_t i : by_age) {
-    auto it = where.find(rows[i].relid);
+  for (int64_t relid : by_age) {
+    auto it = where.find(relid);
     if (it != where.end()) FillFromRow(*details, it->second, *objects.add_top_by_xid_age());
   }
   return Status::Ok();
 }
 
 Status SchemaVisitor::ReadIndexes(const QueryFn& query, DatabaseState& state,
-                                  DatabaseObjects& objects) {
+                                  DatabaseObjects& objects, IndexSums& sums) {
   const int version = main_.server_version_num();
-  auto res = query(cluster_sql::IndexCounters(version), {});
+  auto res = query(cluster_sql::IndexCounters(version), {std::to_string(options_.top_n)});
   if (!res.ok()) return res.status().WithContext("indexes");
-  const size_t n = res->rows.size();
-  std::vector<IndexStats> rows(n);
-  std::vector<int64_t> relids(n), activity(n), unused(n), invalid(n);
-  for (size_t r = 0; r < n; ++r) {
-    IndexStats& s = rows[r];
-    relids[r] = PgInt(res->Get(r, "relid"));
-    pgagent::v1::IndexCounters delta;
-    if (state.indexes.Update(std::to_string(relids[r]), *res, r, delta)) {
-      activity[r] = static_cast<int64_t>(delta.idx_scan());
-      *s.mutable_delta() = delta;
+  std::map<int64_t, IndexStats> stats;  // every index read, by relid
+  std::vector<int64_t> active, activity, unused, invalid;
+  for (size_t r = 0; r < res->rows.size(); ++r) {
+    const std::string list = PgText(res->Get(r, "list"));
+    const int64_t relid = PgInt(res->Get(r, "relid"));
+    if (list == "count") {
+      objects.set_indexes(static_cast<uint32_t>(relid));
+      continue;
     }
+    IndexStats& s = stats[relid];
     s.set_idx_scan_total(PgUint(res->Get(r, "idx_scan")));
     s.set_is_unique(PgBool(res->Get(r, "is_unique")));
     s.set_invalid(PgBool(res->Get(r, "invalid")));
     s.set_unused(s.idx_scan_total() == 0 && !PgBool(res->Get(r, "enforces")));
-    const int64_t pages = PgInt(res->Get(r, "relpages")) + 1;
-    unused[r] = s.unused() ? pages : 0;
-    invalid[r] = s.invalid() ? pages : 0;
+    if (list == "unused") unused.push_back(relid);
+    if (list == "invalid") invalid.push_back(relid);
+    if (list != "active") continue;
+    auto& sum = sums[PgInt(res->Get(r, "table_relid"))];
+    sum.first += s.idx_scan_total();
+    sum.second += PgUint(res->Get(r, "idx_tup_fetch"));
+    pgagent::v1::IndexCounters delta;
+    const bool has_delta = state.indexes.Update(std::to_string(relid), *res, r, delta);
+    if (has_delta) *s.mutable_delta() = delta;
+    active.push_back(relid);
+    activity.push_back(has_delta ? static_cast<int64_t>(delta.idx_scan()) : 0);
   }
   state.indexes.Sweep();
-  objects.set_indexes(static_cast<uint32_t>(n));
-  const auto top = TopN(activity, options_.top_n);
-  const auto top_unused = TopN(unused, options_.top_n);
-  const auto top_invalid = TopN(invalid, options_.top_n);
-  std::set<int64_t> wanted;
-  for (const auto* list : {&top, &top_unused, &top_invalid}) {
-    for (size_t i : *list) wanted.insert(relids[i]);
-  }
+  std::vector<int64_t> top;
+  for (size_t i : TopN(activity, options_.top_n)) top.push_back(active[i]);
+  std::set<int64_t> wanted(top.begin(), top.end());
+  wanted.insert(unused.begin(), unused.end());
+  wanted.insert(invalid.begin(), invalid.end());
   if (wanted.empty()) return Status::Ok();
   auto details = query(cluster_sql::IndexDetails(version), {OidArray(wanted)});
   if (!details.ok()) return details.status().WithContext("index details");
   const auto where = RowsByRelid(*details);
-  auto add = [&](const std::vector<size_t>& list, auto* repeated) {
-    for (size_t i : list) {
-      auto it = where.find(relids[i]);
+  auto add = [&](const std::vector<int64_t>& list, auto* repeated) {
+    for (int64_t relid : list) {
+      auto it = where.find(relid);
       if (it == where.end()) continue;
       IndexStats* s = repeated->Add();
-      *s = rows[i];
+      *s = stats[relid];
       FillFromRow(*details, it->second, *s);
     }
   };
   add(top, objects.mutable_top_indexes());
-  add(top_unused, objects.mutable_unused_indexes());
-  add(top_invalid, objects.mutable_invalid_indexes());
+  add(unused, objects.mutable_unused_indexes());
+  add(invalid, objects.mutable_invalid_indexes());
   return Status::Ok();
 }
 

@@ -8,9 +8,11 @@
 // Cadence: each database at most every `schema_interval`; per cycle at most
 // ceil(databases * interval / schema_interval) visits (at least one), so a round over all
 // databases spreads over the cycles of one schema_interval.
-// A visit costs four queries: counters of every table and every index (numbers only), then
+// A visit costs four queries: counters of every index and every table with activity
+// (numbers only; the largest, oldest, unused and invalid ones picked on the server), then
 // names and sizes of the few selected (top N by delta activity, by size, by xid age; unused
-// and invalid indexes). Deltas are against the previous visit of the same database.
+// and invalid indexes). Deltas are against the previous visit of the same database; a table
+// read without activity of its own starts a new baseline.
 // Thread-safety: not thread-safe; called from the collector thread. The connection, clock
 // and factory must outlive the visitor.
 #pragma once
@@ -81,11 +83,14 @@ class SchemaVisitor {
   std::vector<std::string> DueDatabases(const std::vector<std::string>& connectable) const;
   Status VisitOne(const std::string& datname, const std::string& main_db,
                   pgagent::v1::DatabaseObjects& objects);
+  // table relid -> (sum of its indexes' idx_scan, of their idx_tup_fetch), cumulative.
+  using IndexSums = std::map<int64_t, std::pair<uint64_t, uint64_t>>;
   Status Visit(const QueryFn& query, DatabaseState& state, pgagent::v1::DatabaseObjects& objects);
   Status ReadTables(const QueryFn& query, DatabaseState& state,
-                    pgagent::v1::DatabaseObjects& objects);
+                    pgagent::v1::DatabaseObjects& objects, const IndexSums& sums);
   Status ReadIndexes(const QueryFn& query, DatabaseState& state,
-                     pgagent::v1::DatabaseObjects& objects);
+                     pgagent::v1::DatabaseObjects& objects, IndexSums& sums);
+  static void AddIndexColumns(PgResult& res, const IndexSums& sums);
 
   PgConnection& main_;
   const Clock& clock_;

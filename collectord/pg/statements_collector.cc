@@ -227,8 +227,7 @@ Status StatementsCollector::FetchTexts(const std::vector<const FullRow*>& select
   for (size_t r = 0; r < res->rows.size(); ++r) {
     std::string raw = PgText(res->Get(r, "query"));
     ProcessedQuery q = ProcessQueryText(extractor_, "", raw, false, text_options);
-    CachedText cached{std::move(q.text), q.truncated, q.correlation_id,
-                      IsPgagentQuery(raw)};
+    CachedText cached{std::move(q.text), q.truncated, q.correlation_id, IsPgagentQuery(raw)};
     texts_[PgInt(res->Get(r, "queryid"))] = std::move(cached);
   }
   texts_fetched_total_ += res->rows.size();

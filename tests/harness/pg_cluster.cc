@@ -232,9 +232,11 @@ Status PgCluster::CopyFromPrimary(const PgCluster& primary, const std::string& s
   // -R writes the client's libpq options (e.g. channel_binding, 13+) into primary_conninfo,
   // which an older server's walreceiver rejects: then the standby files are written here.
   const bool write_recovery_conf = client_major == major_;
-  std::vector<std::string> argv = {basebackup, "-h", primary.host(), "-p",
-                                   std::to_string(primary.port()), "-U", "postgres", "-D",
-                                   data_dir_, "-S", slot, "-X", "stream", "-c", "fast", "--no-sync"};
+  std::vector<std::string> argv = {
+      basebackup, "-h",       primary.host(), "-p",      std::to_string(primary.port()),
+      "-U",       "postgres", "-D",           data_dir_, "-S",
+      slot,       "-X",       "stream",       "-c",      "fast",
+      "--no-sync"};
   if (write_recovery_conf) argv.push_back("-R");
   auto out = RunChecked(argv, AsPostgres(kStartTimeout));
   if (!out.ok()) return out.status().WithContext("pg_basebackup");
@@ -243,8 +245,8 @@ Status PgCluster::CopyFromPrimary(const PgCluster& primary, const std::string& s
 
 Status PgCluster::WriteStandbyFiles(const PgCluster& primary, const std::string& slot,
                                     const std::string& backup_label) {
-  const std::string conninfo = "host=" + primary.host() + " port=" +
-                               std::to_string(primary.port()) + " user=postgres";
+  const std::string conninfo =
+      "host=" + primary.host() + " port=" + std::to_string(primary.port()) + " user=postgres";
   std::string files = ": > '" + data_dir_ +
                       "/standby.signal' && printf \"primary_conninfo = '%s'\\nprimary_slot_name"
                       " = '%s'\\n\" \"$2\" \"$3\" >> '" +
@@ -490,9 +492,9 @@ Result<std::string> PgCluster::Psql(const std::string& sql, const std::string& u
   run.stdin_data = sql;
   run.timeout = 120s;
   run.env["PGAPPNAME"] = "pgagent-test-psql";
-  auto out = RunProcess({Tool("psql"), "-XAtq", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d",
-                         ConnString(user, dbname)},
-                        run);
+  auto out = RunProcess(
+      {Tool("psql"), "-XAtq", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d", ConnString(user, dbname)},
+      run);
   if (!out.ok()) return out.status().WithContext("psql");
   if (out->exit_code != 0) {
     return UnavailableError("psql as " + user + " on " + dbname + " failed (exit " +

@@ -1,5 +1,5 @@
-// A throwaway PostgreSQL cluster (15 by default) for integration tests: initdb into a temp dir, a free
-// port on 127.0.0.1, the unix socket in the temp dir, pg_stat_statements preloaded,
+// A throwaway PostgreSQL cluster (15 by default) for integration tests: initdb into a temp dir, a
+// free port on 127.0.0.1, the unix socket in the temp dir, pg_stat_statements preloaded,
 // logging_collector on with log_destination 'stderr,csvlog,jsonlog' and
 // log_line_prefix '%m [%p] %q%u@%d %a '. Runs as the `postgres` OS user when the test
 // runs as root (PostgreSQL refuses root).

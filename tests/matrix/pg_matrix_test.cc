@@ -145,7 +145,8 @@ TEST_F(PgMatrixTest, ClusterSnapshotHasThisVersionsShape) {
   EXPECT_TRUE(FindDb(first, "postgres")->has_size_bytes());
   ASSERT_TRUE(first.has_settings());
   bool preload = false;
-  for (const auto& s : first.settings().settings()) preload |= s.name() == "shared_preload_libraries";
+  for (const auto& s : first.settings().settings())
+    preload |= s.name() == "shared_preload_libraries";
   EXPECT_TRUE(preload);
 
   const std::string checkpoints = Major() >= 17 ? "SELECT num_requested FROM pg_stat_checkpointer"
@@ -155,9 +156,8 @@ TEST_F(PgMatrixTest, ClusterSnapshotHasThisVersionsShape) {
       "CREATE TABLE shape_t (x int); INSERT INTO shape_t SELECT generate_series(1, 1000);"
       " CHECKPOINT;");
   // Up to 14 the statistics collector publishes counters asynchronously (every 500 ms).
-  ASSERT_TRUE(WaitForValue(Cluster(),
-                           "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'shape_t'",
-                           "1000"));
+  ASSERT_TRUE(WaitForValue(
+      Cluster(), "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'shape_t'", "1000"));
   ASSERT_TRUE(WaitForValue(Cluster(), "SELECT (" + checkpoints + ") > " + before, "t"));
   ClusterSnapshot s = agent.Cycle();
   EXPECT_EQ(s.warnings_size(), 0) << s.ShortDebugString();
@@ -291,7 +291,8 @@ TEST_F(PgMatrixTest, LongTransactionHoldsTheXminHorizonWithItsCorrelationId) {
   EXPECT_GE(oldest.age(), 4);
   EXPECT_TRUE(oldest.has_xact_age_s());
   bool gid = false;
-  for (const auto& x : h.holders()) gid |= x.kind() == "prepared_transaction" && x.name() == "matrix_gid";
+  for (const auto& x : h.holders())
+    gid |= x.kind() == "prepared_transaction" && x.name() == "matrix_gid";
   EXPECT_TRUE(gid) << h.ShortDebugString();
 }
 
@@ -330,9 +331,10 @@ TEST_F(PgMatrixTest, UnusedAndInvalidIndexesAreReported) {
       " SET enable_seqscan = off; SELECT count(*) FROM idx_t WHERE a = 5;",
       "matrix_a");
   // Fails on the duplicates and leaves an invalid index behind.
-  EXPECT_FALSE(Cluster().Psql("CREATE UNIQUE INDEX CONCURRENTLY idx_invalid ON idx_t (b)", "postgres",
-                              "matrix_a")
-                   .ok());
+  EXPECT_FALSE(
+      Cluster()
+          .Psql("CREATE UNIQUE INDEX CONCURRENTLY idx_invalid ON idx_t (b)", "postgres", "matrix_a")
+          .ok());
   ASSERT_TRUE(WaitForValue(Cluster(),
                            "SELECT idx_scan > 0 FROM pg_stat_user_indexes WHERE indexrelname = "
                            "'idx_used'",
@@ -340,7 +342,8 @@ TEST_F(PgMatrixTest, UnusedAndInvalidIndexesAreReported) {
   Agent agent(Cluster(), "matrix_a");
   auto visit = VisitOf(agent, "matrix_a");
   ASSERT_TRUE(visit.has_value());
-  EXPECT_TRUE(HasRelation(visit->unused_indexes(), "public.idx_unused")) << visit->ShortDebugString();
+  EXPECT_TRUE(HasRelation(visit->unused_indexes(), "public.idx_unused"))
+      << visit->ShortDebugString();
   EXPECT_FALSE(HasRelation(visit->unused_indexes(), "public.idx_used"));
   EXPECT_FALSE(HasRelation(visit->unused_indexes(), "public.idx_t_pkey"));  // enforces a key
   EXPECT_TRUE(HasRelation(visit->invalid_indexes(), "public.idx_invalid"));
@@ -423,8 +426,8 @@ TEST_F(PgMatrixTest, PausedStandbyShowsReplayLagInBytesAndSeconds) {
   ASSERT_TRUE(standby->Psql("SELECT pg_wal_replay_pause()").ok());
   ASSERT_TRUE(WaitForValue(*standby, "SELECT pg_is_wal_replay_paused()", "t"));
   MustPsql("INSERT INTO repl_t SELECT generate_series(1, 20000);");
-  ASSERT_TRUE(WaitForValue(*standby,
-                           "SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()", "t"));
+  ASSERT_TRUE(
+      WaitForValue(*standby, "SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()", "t"));
   std::this_thread::sleep_for(1100ms);  // the lag in seconds grows while replay waits
   Agent on_standby(*standby);
   on_standby.Cycle();
@@ -440,8 +443,9 @@ TEST_F(PgMatrixTest, PausedStandbyShowsReplayLagInBytesAndSeconds) {
   EXPECT_TRUE(st.has_last_replay_time());
   EXPECT_TRUE(s.wal().has_bytes());  // received WAL
 
-  MustPsql("SELECT pg_create_physical_replication_slot('matrix_idle', true);"
-           " INSERT INTO repl_t SELECT generate_series(1, 1000);");
+  MustPsql(
+      "SELECT pg_create_physical_replication_slot('matrix_idle', true);"
+      " INSERT INTO repl_t SELECT generate_series(1, 1000);");
   Agent on_primary(primary);
   ClusterSnapshot p = on_primary.Cycle();
   ASSERT_EQ(p.replication().standbys_size(), 1) << p.ShortDebugString();
@@ -466,8 +470,9 @@ TEST_F(PgMatrixTest, PausedStandbyShowsReplayLagInBytesAndSeconds) {
   EXPECT_TRUE(idle_slot) << p.replication().ShortDebugString();
   ASSERT_TRUE(standby->Psql("SELECT pg_wal_replay_resume()").ok());
   standby.reset();
-  MustPsql("SELECT pg_drop_replication_slot('matrix_idle');"
-           " SELECT pg_drop_replication_slot('matrix_standby'); DROP TABLE repl_t;");
+  MustPsql(
+      "SELECT pg_drop_replication_slot('matrix_idle');"
+      " SELECT pg_drop_replication_slot('matrix_standby'); DROP TABLE repl_t;");
 }
 
 // --- logs: last, so that they hold everything above ------------------------------------
@@ -483,8 +488,7 @@ std::string ReadAll(const PgCluster& c, const std::string& suffix) {
   return all;
 }
 
-std::vector<AssembledEntry> Parse(LogFormat format, const std::string& text,
-                                  LogParseStats* stats) {
+std::vector<AssembledEntry> Parse(LogFormat format, const std::string& text, LogParseStats* stats) {
   LogParserOptions o;
   o.format = format;
   o.log_line_prefix = "%m [%p] %q%u@%d %a ";
@@ -510,8 +514,8 @@ TEST_F(PgMatrixTest, LogParsersReadThisVersionsLogsOfAFullPgbenchRun) {
   const std::string pgbench = c.Tool("pgbench");
   RunOptions run;
   run.timeout = 120s;
-  const std::vector<std::string> conn = {"-h", c.host(), "-p", std::to_string(c.port()), "-U",
-                                         "postgres"};
+  const std::vector<std::string> conn = {"-h", c.host(),  "-p", std::to_string(c.port()),
+                                         "-U", "postgres"};
   std::vector<std::string> init = {pgbench, "-i", "-s", "1", "-q"};
   init.insert(init.end(), conn.begin(), conn.end());
   init.push_back("matrix_a");
@@ -545,7 +549,8 @@ TEST_F(PgMatrixTest, LogParsersReadThisVersionsLogsOfAFullPgbenchRun) {
       const auto& e = a.entry;
       if (e.application_name() != "pgbench") continue;
       ++from_pgbench;
-      if (e.has_duration_ms() && e.DebugString().find("UPDATE pgbench_accounts") != std::string::npos) {
+      if (e.has_duration_ms() &&
+          e.DebugString().find("UPDATE pgbench_accounts") != std::string::npos) {
         ++updates;
         EXPECT_EQ(e.database(), "matrix_a");
         EXPECT_EQ(e.user(), "postgres");
@@ -554,8 +559,7 @@ TEST_F(PgMatrixTest, LogParsersReadThisVersionsLogsOfAFullPgbenchRun) {
     EXPECT_GE(updates, 400u) << LogFormatName(f);  // 2 clients x 200 transactions
     pgbench_entries.push_back(from_pgbench);
     std::printf("pg_matrix: %s: %llu lines, %llu entries, %zu from pgbench, 0 unparsed\n",
-                std::string(LogFormatName(f)).c_str(),
-                static_cast<unsigned long long>(stats.lines),
+                std::string(LogFormatName(f)).c_str(), static_cast<unsigned long long>(stats.lines),
                 static_cast<unsigned long long>(stats.entries), from_pgbench);
   }
   for (size_t n : pgbench_entries) EXPECT_EQ(n, pgbench_entries.front());
