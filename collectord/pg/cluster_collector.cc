@@ -101,11 +101,8 @@ Status ClusterCollector::ReadStatus(Cycle& cycle) {
 }
 
 Status ClusterCollector::ReadDatabases(Cycle& cycle) {
-  const auto now = clock_.Monotonic();
-  const bool sizes = !last_sizes_ || now - *last_sizes_ >= options_.visits.schema_interval;
-  auto res = connection_.Query(cluster_sql::Databases(cycle.version), {sizes ? "true" : "false"});
+  auto res = connection_.Query(cluster_sql::Databases(cycle.version));
   if (!res.ok()) return res.status();
-  if (sizes) last_sizes_ = now;
   for (size_t r = 0; r < res->rows.size(); ++r) {
     auto* db = cycle.snapshot.add_databases();
     FillFromRow(*res, r, *db);

@@ -82,7 +82,6 @@ class ClusterCollector final : public Collector {
   CounterDeltas io_;
   std::optional<uint64_t> last_lsn_;
   std::optional<std::chrono::steady_clock::time_point> last_sample_;
-  std::optional<std::chrono::steady_clock::time_point> last_sizes_;
   std::string settings_hash_;
   std::set<std::string> failing_sections_;
   uint64_t warnings_total_ = 0;

@@ -61,9 +61,6 @@ std::string Databases(int version) {
       " age(b.datfrozenxid)::int8 AS xid_age, mxid_age(b.datminmxid)::int8 AS mxid_age,"
       " b.datallowconn AS allow_connections, b.datistemplate AS is_template,"
       " has_database_privilege(b.oid, 'CONNECT') AS can_connect,"
-      " CASE WHEN $1::bool AND (has_database_privilege(b.oid, 'CONNECT') OR"
-      " pg_has_role(current_user, 'pg_read_all_stats', 'USAGE'))"
-      " THEN pg_database_size(b.oid) END AS size_bytes,"
       " d.xact_commit, d.xact_rollback, d.blks_read, d.blks_hit, d.tup_returned,"
       " d.tup_fetched, d.tup_inserted, d.tup_updated, d.tup_deleted, d.conflicts,"
       " d.temp_files, d.temp_bytes, d.deadlocks, d.checksum_failures, d.blk_read_time,"
@@ -316,11 +313,17 @@ std::string TableDetails(int /*version*/) {
          Micros("pg_stat_get_last_autovacuum_time(c.oid)", "last_autovacuum") + ", " +
          Micros("pg_stat_get_last_analyze_time(c.oid)", "last_analyze") + ", " +
          Micros("pg_stat_get_last_autoanalyze_time(c.oid)", "last_autoanalyze") +
-         ", pg_total_relation_size(c.oid) AS total_bytes, pg_relation_size(c.oid) AS table_bytes, " +
+         ", pg_total_relation_size(c.oid) AS total_bytes, pg_relation_size(c.oid) AS "
+         "table_bytes, " +
          RelAge("age", "relfrozenxid", "xid_age") + ", " +
          RelAge("mxid_age", "relminmxid", "mxid_age") +
          " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
          " WHERE c.oid = ANY($1::oid[])";
+}
+
+std::string DatabaseSize(int /*version*/) {
+  return "SELECT sum(relpages)::int8 * current_setting('block_size')::int8 AS size_bytes"
+         " FROM pg_class";
 }
 
 std::string IndexDetails(int /*version*/) {

@@ -13,7 +13,7 @@ namespace pgagent::cluster_sql {
 // One row: in_recovery, lsn, lsn_text, current_database, settings_hash and the settings the
 // other sections need (max_connections, ..., autovacuum_freeze_max_age).
 std::string Status(int version);
-// pg_stat_database + pg_database, one row per database. $1 (bool): also pg_database_size().
+// pg_stat_database + pg_database, one row per database.
 std::string Databases(int version);
 // One row, CheckpointCounters columns (pg_stat_bgwriter, or 17+ pg_stat_checkpointer).
 std::string Checkpoints(int version);
@@ -50,6 +50,8 @@ std::string TableCounters(int version);
 std::string IndexCounters(int version);
 // TableStats details for the relids in $1 (oid[]): relation, sizes, last_* as *_us.
 std::string TableDetails(int version);
+// size_bytes: the connected database's size estimated from pg_class.relpages.
+std::string DatabaseSize(int version);
 // Names and sizes for the index relids in $1 (oid[]).
 std::string IndexDetails(int version);
 

@@ -187,7 +187,11 @@ Status SchemaVisitor::VisitOne(const std::string& datname, const std::string& ma
 Status SchemaVisitor::Visit(const QueryFn& query, DatabaseState& state, DatabaseObjects& objects) {
   IndexSums sums;
   PGAGENT_RETURN_IF_ERROR(ReadIndexes(query, state, objects, sums));
-  return ReadTables(query, state, objects, sums);
+  PGAGENT_RETURN_IF_ERROR(ReadTables(query, state, objects, sums));
+  auto size = query(cluster_sql::DatabaseSize(main_.server_version_num()), {});
+  if (!size.ok()) return size.status().WithContext("database size");
+  if (!size->rows.empty()) objects.set_size_bytes(PgUint(size->Get(0, "size_bytes")));
+  return Status::Ok();
 }
 
 // A table's idx_scan / idx_tup_fetch as pg_stat_user_tables defines them: the sums over its
@@ -199,8 +203,8 @@ void SchemaVisitor::AddIndexColumns(PgResult& res, const IndexSums& sums) {
   for (size_t r = 0; r < res.rows.size(); ++r) {
     auto it = sums.find(PgInt(res.Get(r, "relid")));
     const uint64_t scans = it == sums.end() ? 0 : it->second.first;
-    const uint64_t fetched = (it == sums.end() ? 0 : it->second.second) +
-                             PgUint(res.Get(r, "tup_fetched"));
+    const uint64_t fetched =
+        (it == sums.end() ? 0 : it->second.second) + PgUint(res.Get(r, "tup_fetched"));
     res.rows[r].push_back(std::to_string(scans));
     res.rows[r].push_back(std::to_string(fetched));
   }
@@ -227,10 +231,10 @@ Status SchemaVisitor::ReadTables(const QueryFn& query, DatabaseState& state,
     row.relid = relid;
     row.has_delta = state.tables.Update(std::to_string(relid), *res, r, row.delta);
     const auto& d = row.delta;
-    activity.push_back(row.has_delta ? static_cast<int64_t>(d.seq_scan() + d.idx_scan() +
-                                                            d.n_tup_ins() + d.n_tup_upd() +
-                                                            d.n_tup_del())
-                                     : 0);
+    activity.push_back(row.has_delta
+                           ? static_cast<int64_t>(d.seq_scan() + d.idx_scan() + d.n_tup_ins() +
+                                                  d.n_tup_upd() + d.n_tup_del())
+                           : 0);
     active.push_back(std::move(row));
   }
   state.tables.Sweep();
@@ -253,8 +257,9 @@ Status SchemaVisitor::ReadTables(const QueryFn& query, DatabaseState& state,
   };
   for (size_t i : top) add(active[i].relid, objects.mutable_top_by_activity());
   for (int64_t relid : by_size) add(relid, objects.mutable_top_by_size());
-  std::sort(objects.mutable_top_by_size()->begin(), objects.mutable_top_by_size()->end(),
-            [](const TableStats& a, const TableStats& b) { return a.total_bytes() > b.total_bytes(); });
+  std::sort(
+      objects.mutable_top_by_size()->begin(), objects.mutable_top_by_size()->end(),
+      [](const TableStats& a, const TableStats& b) { return a.total_bytes() > b.total_bytes(); });
   for (int64_t relid : by_age) {
     auto it = where.find(relid);
     if (it != where.end()) FillFromRow(*details, it->second, *objects.add_top_by_xid_age());

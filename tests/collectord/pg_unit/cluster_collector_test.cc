@@ -129,7 +129,8 @@ class ClusterCollectorTest : public ::testing::Test {
       session_.On(view,
                   [](const std::string&, const std::vector<PgValue>&) { return Rows({}, {}); });
     }
-    for (const char* visit : {"WITH t AS MATERIALIZED", "WITH i AS MATERIALIZED"}) {
+    for (const char* visit :
+         {"WITH t AS MATERIALIZED", "WITH i AS MATERIALIZED", "sum(relpages)"}) {
       session_.On(visit, [](const std::string&, const std::vector<PgValue>&) {
         return Rows({"relid"}, {});
       });
@@ -154,6 +155,9 @@ class ClusterCollectorTest : public ::testing::Test {
     opened_.push_back(dbname);
     main_connected_at_open_.push_back(session_.IsConnected());
     auto s = std::make_unique<FakePgSession>();
+    s->On("sum(relpages)", [](const std::string&, const std::vector<PgValue>&) {
+      return Rows({"size_bytes"}, {{"8192000"}});
+    });
     s->On("AS MATERIALIZED",
           [](const std::string&, const std::vector<PgValue>&) { return Rows({"relid"}, {}); });
     return s;
@@ -218,6 +222,7 @@ TEST_F(ClusterCollectorTest, OtherDatabasesAreVisitedOneAtATimeAfterTheMainSessi
   ClusterSnapshot first = Collect();
   ASSERT_EQ(first.objects_size(), 1) << first.ShortDebugString();
   EXPECT_EQ(first.objects(0).datname(), "app");  // never visited, alphabetical
+  EXPECT_EQ(first.objects(0).size_bytes(), 8192000u);
   ASSERT_EQ(opened_, std::vector<std::string>{"app"});
   EXPECT_FALSE(main_connected_at_open_[0]);  // never two pgagent connections
   ClusterSnapshot second = Collect();
