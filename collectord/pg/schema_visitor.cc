@@ -57,13 +57,18 @@ std::map<int64_t, size_t> RowsByRelid(const PgResult& res) {
   return out;
 }
 
-struct TableRow {
+}  // namespace
+
+struct SchemaVisitor::TableRow {
   int64_t relid = 0;
   pgagent::v1::TableCounters delta;
   bool has_delta = false;
 };
 
-void FillTable(const PgResult& details, size_t r, const TableRow& row, TableStats& out) {
+namespace {
+
+void FillTable(const PgResult& details, size_t r, const SchemaVisitor::TableRow& row,
+               TableStats& out) {
   FillFromRow(details, r, out);
   auto ts = [&](const char* column, google::protobuf::Timestamp* (TableStats::*mut)()) {
     if (auto t = TimestampFromMicros(details.Get(r, column))) *(out.*mut)() = *t;
@@ -210,42 +215,51 @@ void SchemaVisitor::AddIndexColumns(PgResult& res, const IndexSums& sums) {
   }
 }
 
+// The rows of one TableCounters result, sorted into its lists.
+struct SchemaVisitor::TableLists {
+  std::vector<TableRow> active;
+  std::vector<int64_t> activity;         // per active row: delta scans + rows written
+  std::vector<int64_t> by_size, by_age;  // relids, in the server's order
+};
+
 Status SchemaVisitor::ReadTables(const QueryFn& query, DatabaseState& state,
                                  DatabaseObjects& objects, const IndexSums& sums) {
-  const int version = main_.server_version_num();
-  const std::string top_n = std::to_string(options_.top_n);
-  auto res = query(cluster_sql::TableCounters(version), {top_n});
+  auto res = query(cluster_sql::TableCounters(main_.server_version_num()),
+                   {std::to_string(options_.top_n)});
   if (!res.ok()) return res.status().WithContext("tables");
   AddIndexColumns(*res, sums);
-  std::vector<TableRow> active;
-  std::vector<int64_t> activity;
-  std::vector<int64_t> by_size, by_age;  // relids, in the server's order
+  TableLists lists;
   for (size_t r = 0; r < res->rows.size(); ++r) {
     const std::string list = PgText(res->Get(r, "list"));
     const int64_t relid = PgInt(res->Get(r, "relid"));
     if (list == "count") objects.set_tables(static_cast<uint32_t>(relid));
-    if (list == "size") by_size.push_back(relid);
-    if (list == "xid" && res->Get(r, "xid_age")) by_age.push_back(relid);
+    if (list == "size") lists.by_size.push_back(relid);
+    if (list == "xid" && res->Get(r, "xid_age")) lists.by_age.push_back(relid);
     if (list != "active") continue;
     TableRow row;
     row.relid = relid;
     row.has_delta = state.tables.Update(std::to_string(relid), *res, r, row.delta);
     const auto& d = row.delta;
-    activity.push_back(row.has_delta
-                           ? static_cast<int64_t>(d.seq_scan() + d.idx_scan() + d.n_tup_ins() +
-                                                  d.n_tup_upd() + d.n_tup_del())
-                           : 0);
-    active.push_back(std::move(row));
+    lists.activity.push_back(row.has_delta ? static_cast<int64_t>(d.seq_scan() + d.idx_scan() +
+                                                                  d.n_tup_ins() + d.n_tup_upd() +
+                                                                  d.n_tup_del())
+                                           : 0);
+    lists.active.push_back(std::move(row));
   }
   state.tables.Sweep();
+  return AddTableDetails(query, lists, objects);
+}
+
+Status SchemaVisitor::AddTableDetails(const QueryFn& query, const TableLists& lists,
+                                      DatabaseObjects& objects) {
   std::map<int64_t, const TableRow*> known;
-  for (const TableRow& row : active) known[row.relid] = &row;
-  const auto top = TopN(activity, options_.top_n);
-  std::set<int64_t> wanted(by_size.begin(), by_size.end());
-  wanted.insert(by_age.begin(), by_age.end());
-  for (size_t i : top) wanted.insert(active[i].relid);
+  for (const TableRow& row : lists.active) known[row.relid] = &row;
+  const auto top = TopN(lists.activity, options_.top_n);
+  std::set<int64_t> wanted(lists.by_size.begin(), lists.by_size.end());
+  wanted.insert(lists.by_age.begin(), lists.by_age.end());
+  for (size_t i : top) wanted.insert(lists.active[i].relid);
   if (wanted.empty()) return Status::Ok();
-  auto details = query(cluster_sql::TableDetails(version), {OidArray(wanted)});
+  auto details = query(cluster_sql::TableDetails(main_.server_version_num()), {OidArray(wanted)});
   if (!details.ok()) return details.status().WithContext("table details");
   const auto where = RowsByRelid(*details);
   const TableRow none;
@@ -255,12 +269,12 @@ Status SchemaVisitor::ReadTables(const QueryFn& query, DatabaseState& state,
     auto k = known.find(relid);
     FillTable(*details, it->second, k == known.end() ? none : *k->second, *repeated->Add());
   };
-  for (size_t i : top) add(active[i].relid, objects.mutable_top_by_activity());
-  for (int64_t relid : by_size) add(relid, objects.mutable_top_by_size());
+  for (size_t i : top) add(lists.active[i].relid, objects.mutable_top_by_activity());
+  for (int64_t relid : lists.by_size) add(relid, objects.mutable_top_by_size());
   std::sort(
       objects.mutable_top_by_size()->begin(), objects.mutable_top_by_size()->end(),
       [](const TableStats& a, const TableStats& b) { return a.total_bytes() > b.total_bytes(); });
-  for (int64_t relid : by_age) {
+  for (int64_t relid : lists.by_age) {
     auto it = where.find(relid);
     if (it != where.end()) FillFromRow(*details, it->second, *objects.add_top_by_xid_age());
   }

@@ -72,7 +72,10 @@ class SchemaVisitor {
   // Result bytes read by the visit sessions (the main session counts its own).
   uint64_t visit_bytes_total() const { return visit_bytes_total_; }
 
+  struct TableRow;  // a table with activity: its relid and delta
+
  private:
+  struct TableLists;
   using QueryFn = std::function<Result<PgResult>(std::string_view, const std::vector<PgValue>&)>;
   struct DatabaseState {
     CounterDeltas tables;
@@ -88,6 +91,8 @@ class SchemaVisitor {
   Status Visit(const QueryFn& query, DatabaseState& state, pgagent::v1::DatabaseObjects& objects);
   Status ReadTables(const QueryFn& query, DatabaseState& state,
                     pgagent::v1::DatabaseObjects& objects, const IndexSums& sums);
+  Status AddTableDetails(const QueryFn& query, const TableLists& lists,
+                         pgagent::v1::DatabaseObjects& objects);
   Status ReadIndexes(const QueryFn& query, DatabaseState& state,
                      pgagent::v1::DatabaseObjects& objects, IndexSums& sums);
   static void AddIndexColumns(PgResult& res, const IndexSums& sums);
