@@ -452,9 +452,10 @@ TEST_F(PgMatrixTest, PausedStandbyShowsReplayLagInBytesAndSeconds) {
   EXPECT_EQ(sb.state(), "streaming");
   EXPECT_GT(sb.replay_lag_bytes(), 0u);
   EXPECT_TRUE(sb.has_reply_age_s());
-  // The walsender interpolates the lag of the WAL the paused standby has not replayed.
+  // The walsender interpolates the lag of the WAL the paused standby has not replayed, as of
+  // the standby's last reply (sent on receipt and every wal_receiver_status_interval).
   ASSERT_TRUE(sb.has_replay_lag_s());
-  EXPECT_GT(sb.replay_lag_s(), 0.5);
+  EXPECT_GT(sb.replay_lag_s(), 0.0);
   std::printf("pg_matrix: primary sees replay_lag_bytes=%llu replay_lag_s=%s\n",
               static_cast<unsigned long long>(sb.replay_lag_bytes()),
               sb.has_replay_lag_s() ? std::to_string(sb.replay_lag_s()).c_str() : "absent");
