@@ -269,7 +269,7 @@ Status ClusterCollector::ReadConnections(Cycle& cycle) {
 
 Status ClusterCollector::ReadSettings(Cycle& cycle) {
   const std::string hash = PgText(cycle.Status("settings_hash"));
-  if (!settings_hash_.empty() && hash == settings_hash_) return Status::Ok();
+  if (settings_sent_ && hash == settings_hash_) return Status::Ok();
   auto res = connection_.Query(cluster_sql::Settings(cycle.version));
   if (!res.ok()) return res.status();
   auto& settings = *cycle.snapshot.mutable_settings();
@@ -280,6 +280,7 @@ Status ClusterCollector::ReadSettings(Cycle& cycle) {
     if (s->pending_restart()) settings.add_pending_restart(s->name());
   }
   settings_hash_ = hash;
+  settings_sent_ = true;
   return Status::Ok();
 }
 

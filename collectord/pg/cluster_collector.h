@@ -83,6 +83,7 @@ class ClusterCollector final : public Collector {
   std::optional<uint64_t> last_lsn_;
   std::optional<std::chrono::steady_clock::time_point> last_sample_;
   std::string settings_hash_;
+  bool settings_sent_ = false;
   std::set<std::string> failing_sections_;
   uint64_t warnings_total_ = 0;
 };

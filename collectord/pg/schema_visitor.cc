@@ -166,6 +166,9 @@ Status SchemaVisitor::VisitDue(const std::vector<std::string>& connectable,
     state.visited = true;
     if (!st.ok() && st.code() == StatusCode::kUnavailable && datname == main_db) return st;
   }
+  // Back on the configured database, so that the connection state in the health record is
+  // the real one (a failure here starts the usual reconnect backoff).
+  if (main_.state() == PgConnection::State::kDisconnected) main_.EnsureConnected().IgnoreError();
   return Status::Ok();
 }
 

@@ -63,7 +63,8 @@ class SchemaVisitor {
   // Visits the due databases among `connectable` (those passing the filter), adding one
   // DatabaseObjects per visit to `out` and a warning per failed visit. `main_db` is the
   // main connection's database. Returns kUnavailable only when the main connection was
-  // lost during a visit of its own database.
+  // lost during a visit of its own database. After visits of other databases the main
+  // connection is reopened before returning.
   Status VisitDue(const std::vector<std::string>& connectable, const std::string& main_db,
                   pgagent::v1::ClusterSnapshot& out);
 

@@ -225,6 +225,7 @@ TEST_F(ClusterCollectorTest, OtherDatabasesAreVisitedOneAtATimeAfterTheMainSessi
   EXPECT_EQ(first.objects(0).size_bytes(), 8192000u);
   ASSERT_EQ(opened_, std::vector<std::string>{"app"});
   EXPECT_FALSE(main_connected_at_open_[0]);  // never two pgagent connections
+  EXPECT_TRUE(session_.IsConnected());       // back on the configured database
   ClusterSnapshot second = Collect();
   ASSERT_EQ(second.objects_size(), 1);
   EXPECT_EQ(second.objects(0).datname(), "postgres");  // over the main connection
