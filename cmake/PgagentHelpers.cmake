@@ -51,3 +51,23 @@ function(pgagent_add_subfolders)
     endif()
   endforeach()
 endfunction()
+
+# The PostgreSQL version matrix (issue 15): pgagent_pg_matrix(<test binary>) registers the
+# binary once more per major version in PGAGENT_PG_MATRIX_VERSIONS, as ctest
+# <binary>_pg<N> (label "matrix" + "integration") with PGAGENT_PG_BINDIR pointing at that
+# version's server binaries (installed by scripts/install-deps.sh into PGAGENT_PG_MATRIX_DIR).
+set(PGAGENT_PG_MATRIX_VERSIONS 12 13 14 15 16 17 18 CACHE STRING "PostgreSQL majors of the matrix")
+if(DEFINED ENV{PGAGENT_PG_MATRIX_DIR})
+  set(_pgagent_matrix_default "$ENV{PGAGENT_PG_MATRIX_DIR}")
+else()
+  set(_pgagent_matrix_default "/var/cache/pgagent/pg-matrix")
+endif()
+set(PGAGENT_PG_MATRIX_DIR "${_pgagent_matrix_default}" CACHE PATH "Where the matrix's servers are")
+function(pgagent_pg_matrix target)
+  foreach(major ${PGAGENT_PG_MATRIX_VERSIONS})
+    add_test(NAME ${target}_pg${major} COMMAND ${target} --gtest_color=no)
+    set_tests_properties(${target}_pg${major} PROPERTIES
+      LABELS "integration;matrix" TIMEOUT 300
+      ENVIRONMENT "PGAGENT_PG_BINDIR=${PGAGENT_PG_MATRIX_DIR}/${major}/bin;PGAGENT_PG_MATRIX_DIR=${PGAGENT_PG_MATRIX_DIR}")
+  endforeach()
+endfunction()

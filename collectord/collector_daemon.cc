@@ -11,6 +11,7 @@
 #include "collectord/logtail/offset_store.h"
 #include "collectord/outbox/zmq_outbox.h"
 #include "collectord/pg/activity_collector.h"
+#include "collectord/pg/cluster_collector.h"
 #include "collectord/pg/libpq_session.h"
 #include "collectord/pg/pg_connection.h"
 #include "collectord/pg/privileges.h"
@@ -92,6 +93,8 @@ struct CollectorParts {
   std::unique_ptr<PgConnection> connection;
   std::unique_ptr<ActivityCollector> activity;
   std::unique_ptr<StatementsCollector> statements;
+  std::unique_ptr<ClusterCollector> cluster;  // null when [collection] cluster_enabled = false
+  std::chrono::steady_clock::time_point last_cluster{};
   std::unique_ptr<system::RealProcFs> procfs;
   std::unique_ptr<system::SystemCollector> system;
   std::unique_ptr<system::BackendResourceSampler> backends;
@@ -204,7 +207,22 @@ Result<std::unique_ptr<CollectorParts>> BuildPgAndSystem(const Config& config, C
   so.recheck_every_cycles = static_cast<uint32_t>(config.collection.statements_recheck_cycles);
   so.max_query_length = static_cast<size_t>(config.collection.query_max_length);
   so.send_raw_query_text = config.collection.send_raw_query_text;
+  so.include_own_statements = config.collection.include_own_statements;
   parts->statements = std::make_unique<StatementsCollector>(*parts->connection, &*parts->extractor, clock, so);
+  if (config.collection.cluster_enabled) {
+    ClusterOptions cl;
+    cl.visits.interval = std::chrono::seconds(config.collection.interval_s);
+    cl.visits.schema_interval = std::chrono::seconds(config.collection.schema_interval_s);
+    cl.visits.databases = config.collection.databases;
+    cl.visits.top_n = static_cast<size_t>(config.collection.objects_top_n);
+    auto open_database = [po](const std::string& dbname) -> std::unique_ptr<PgSession> {
+      PgConnectionOptions visit = po;
+      visit.dbname_override = dbname;
+      return std::make_unique<LibpqSession>(visit);
+    };
+    parts->cluster = std::make_unique<ClusterCollector>(*parts->connection, &*parts->extractor, clock, cl,
+                                                        open_database);
+  }
 
   parts->procfs = std::make_unique<system::RealProcFs>();
   system::SystemOptions sys;
@@ -467,6 +485,11 @@ void CollectorDaemon::RunCycle(bool burst) {
   } else {
     ++parts_->runs["pg_stat_statements"].skipped;
   }
+  // Cluster health at the normal cadence only (burst cycles are for sessions and the host).
+  if (parts_->cluster && (!burst || now - parts_->last_cluster >= interval)) {
+    run(*parts_->cluster, pgagent::v1::RECORD_KIND_CLUSTER);
+    parts_->last_cluster = now;
+  }
   run(*parts_->system, pgagent::v1::RECORD_KIND_SYSTEM);
   if (burst) ++parts_->burst_cycles;
   TrySetUpLogs(config_, *parts_, clock_);
@@ -508,6 +531,11 @@ void CollectorDaemon::RunCycle(bool burst) {
   counters["query_text_fail_closed"] =
       parts_->statements->texts_fail_closed() + parts_->activity->texts_fail_closed();
   counters["db_connections_lost"] = parts_->connection->connections_lost();
+  if (parts_->cluster) {
+    counters["cluster_warnings"] = parts_->cluster->warnings_total();
+    counters["cluster_database_visits"] = parts_->cluster->visitor().visits_total();
+    counters["cluster_database_visit_failures"] = parts_->cluster->visitor().visit_failures_total();
+  }
   counters["backend_stat_unreadable"] = parts_->backends->stats().stat_permission_denied_pids;
   counters["backend_io_unreadable"] = parts_->backends->stats().io_permission_denied_pids;
   if (parts_->log_source) {
@@ -695,6 +723,7 @@ Result<std::vector<Record>> CollectorDaemon::RunOnce(const Config& config, Clock
   parts->backends->Attach(*out.back().mutable_activity());
   Status st = run(*parts->statements, pgagent::v1::RECORD_KIND_STATEMENTS);
   if (!st.ok() && st.code() != StatusCode::kFailedPrecondition) return st;
+  if (parts->cluster) PGAGENT_RETURN_IF_ERROR(run(*parts->cluster, pgagent::v1::RECORD_KIND_CLUSTER));
   PGAGENT_RETURN_IF_ERROR(run(*parts->system, pgagent::v1::RECORD_KIND_SYSTEM));
   return out;
 }

@@ -139,6 +139,21 @@ const KeySpec kKeys[] = {
     {PGAGENT_KEY(collection, burst_max_extra_cycles_per_min),
      .description = "cap on extra sampling cycles per minute during a burst", .min_int = 0,
      .max_int = 3600},
+    {PGAGENT_KEY(collection, cluster_enabled),
+     .description = "sample cluster health (databases, checkpoints, WAL, replication, vacuum, "
+                    "tables)"},
+    {PGAGENT_KEY(collection, schema_interval_s),
+     .description = "seconds between two visits of one database's tables and indexes",
+     .min_int = 60, .max_int = kDayS},
+    {PGAGENT_KEY(collection, databases),
+     .description = "databases to visit: comma-separated names or globs, !name excludes "
+                    "(empty: all)",
+     .check = StringCheck::kPrintable},
+    {PGAGENT_KEY(collection, objects_top_n),
+     .description = "tables and indexes per list in a database visit", .min_int = 1,
+     .max_int = 1000},
+    {PGAGENT_KEY(collection, include_own_statements),
+     .description = "send pgagent's own pg_stat_statements entries (default: counted only)"},
     // [correlation]
     {PGAGENT_KEY(correlation, application_name_pattern),
      .description = "regex on application_name; group 1 is the correlation id",

@@ -95,6 +95,12 @@ struct CollectionConfig {
   double burst_psi_cpu_some_avg10 = 50.0;
   int64_t burst_hold_down_s = 60;
   int64_t burst_max_extra_cycles_per_min = 12;
+  // Cluster health (collectord/pg/cluster_collector.h).
+  bool cluster_enabled = true;
+  int64_t schema_interval_s = 600;      // each database's tables/indexes at most this often
+  std::string databases;                // names/globs, !excludes; empty: every database
+  int64_t objects_top_n = 10;           // tables/indexes per list in a database visit
+  bool include_own_statements = false;  // send pgagent's own pg_stat_statements entries
   bool operator==(const CollectionConfig&) const = default;
 };
 

@@ -47,6 +47,7 @@ RecordKind KindOfPayload(const Record& record) {
     case Record::kSystem: return pgagent::v1::RECORD_KIND_SYSTEM;
     case Record::kLog: return pgagent::v1::RECORD_KIND_LOG;
     case Record::kHealth: return pgagent::v1::RECORD_KIND_HEALTH;
+    case Record::kCluster: return pgagent::v1::RECORD_KIND_CLUSTER;
     case Record::PAYLOAD_NOT_SET: break;
   }
   return pgagent::v1::RECORD_KIND_UNSPECIFIED;
@@ -75,6 +76,7 @@ std::string_view RecordKindName(RecordKind kind) {
     case pgagent::v1::RECORD_KIND_SYSTEM: return "system";
     case pgagent::v1::RECORD_KIND_LOG: return "log";
     case pgagent::v1::RECORD_KIND_HEALTH: return "health";
+    case pgagent::v1::RECORD_KIND_CLUSTER: return "cluster";
     default: return "unspecified";
   }
 }
@@ -82,7 +84,7 @@ std::string_view RecordKindName(RecordKind kind) {
 RecordKind RecordKindFromName(std::string_view name) {
   for (RecordKind k : {pgagent::v1::RECORD_KIND_ACTIVITY, pgagent::v1::RECORD_KIND_STATEMENTS,
                        pgagent::v1::RECORD_KIND_SYSTEM, pgagent::v1::RECORD_KIND_LOG,
-                       pgagent::v1::RECORD_KIND_HEALTH}) {
+                       pgagent::v1::RECORD_KIND_HEALTH, pgagent::v1::RECORD_KIND_CLUSTER}) {
     if (RecordKindName(k) == name) return k;
   }
   return pgagent::v1::RECORD_KIND_UNSPECIFIED;

@@ -99,10 +99,12 @@ void DeliveryLedger::NoteArrival(bool first, const std::string& collected_at,
 
 void DeliveryLedger::AddSnapshots(const Struct& data, const std::string& kind,
                                   double received_at) {
-  for (const char* key : {"snapshots", "agent_health"}) {
+  for (const char* key : {"snapshots", "agent_health", "cluster"}) {
     const Value* list = Field(data, key);
     if (list == nullptr || list->kind_case() != Value::kListValue) continue;
-    const std::string element_kind = std::string(key) == "agent_health" ? "health" : kind;
+    const std::string element_kind = std::string(key) == "agent_health" ? "health"
+                                     : std::string(key) == "cluster"    ? "cluster"
+                                                                        : kind;
     for (const Value& v : list->list_value().values()) {
       if (v.kind_case() != Value::kStructValue) continue;
       const Struct& snapshot = v.struct_value();
@@ -152,7 +154,8 @@ void DeliveryLedger::Add(const google::protobuf::ListValue& rows) {
     if (agent_value == nullptr || agent_value->kind_case() != Value::kStructValue) continue;
     const Struct& agent = agent_value->struct_value();
     const std::string kind = StringField(agent, "kind");
-    if (Field(data, "snapshots") != nullptr || Field(data, "agent_health") != nullptr) {
+    if (Field(data, "snapshots") != nullptr || Field(data, "agent_health") != nullptr ||
+        Field(data, "cluster") != nullptr) {
       AddSnapshots(data, kind, received_at);
       continue;
     }

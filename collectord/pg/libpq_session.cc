@@ -97,16 +97,11 @@ Status LibpqSession::Connect() {
   std::string timeout = std::to_string(options_.connect_timeout.count());
   std::string startup = StartupOptions(options_);
   std::string user_timeout = std::to_string(options_.statement_timeout.count() + 30000);
-  const char* keys[] = {"dbname",
-                        "application_name",
-                        "connect_timeout",
-                        "options",
-                        "keepalives",
-                        "keepalives_idle",
-                        "keepalives_interval",
-                        "keepalives_count",
+  const char* keys[] = {"dbname", "application_name", "connect_timeout", "options", "keepalives",
+                        "keepalives_idle", "keepalives_interval", "keepalives_count",
                         "tcp_user_timeout",
-                        nullptr};
+                        // A second dbname is a plain name overriding the conninfo's.
+                        options_.dbname_override.empty() ? nullptr : "dbname", nullptr};
   const char* values[] = {options_.conninfo.c_str(),
                           options_.application_name.c_str(),
                           timeout.c_str(),
@@ -116,6 +111,7 @@ Status LibpqSession::Connect() {
                           "10",
                           "3",
                           user_timeout.c_str(),
+                          options_.dbname_override.c_str(),
                           nullptr};
   conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (conn_ == nullptr)

@@ -1,4 +1,5 @@
 // LibpqSession: PgSession over exactly one libpq connection (blocking API).
+// Connects to PgConnectionOptions::dbname_override instead of conninfo's database when set.
 // On connect it sets application_name, connect_timeout, TCP keepalives and the session
 // settings statement_timeout, lock_timeout, idle_in_transaction_session_timeout,
 // default_transaction_read_only=on and jit=off (startup options, see PgConnectionOptions).

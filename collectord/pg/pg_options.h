@@ -28,6 +28,9 @@ struct PgConnectionOptions {
   // already `max_agent_sessions` or more. 0 disables the check.
   uint32_t max_agent_sessions = 2;
   BackoffOptions backoff;
+  // When set, the session connects to this database instead of conninfo's (per-database
+  // visits, collectord/pg/schema_visitor.h).
+  std::string dbname_override;
 };
 
 }  // namespace pgagent

@@ -3,12 +3,19 @@
 namespace pgagent {
 
 std::string TagQuery(std::string_view sql) {
-  if (sql.starts_with(kPgagentQueryTag)) return std::string(sql);
   std::string out;
-  out.reserve(kPgagentQueryTag.size() + sql.size());
-  out.append(kPgagentQueryTag);
+  out.reserve(kPgagentQueryTag.size() + sql.size() + kPgagentQueryTrailer.size());
+  if (!sql.starts_with(kPgagentQueryTag)) out.append(kPgagentQueryTag);
   out.append(sql);
+  if (!sql.ends_with(kPgagentQueryTrailer)) out.append(kPgagentQueryTrailer);
   return out;
+}
+
+bool IsPgagentQuery(std::string_view text) {
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == ';')) {
+    text.remove_suffix(1);
+  }
+  return text.starts_with(kPgagentQueryTag) || text.ends_with(kPgagentQueryTrailer);
 }
 
 int PgResult::ColumnIndex(std::string_view name) const {

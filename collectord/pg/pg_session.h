@@ -26,8 +26,17 @@ namespace pgagent {
 // logs, pg_stat_statements texts) and pgagent itself can tell its queries apart.
 inline constexpr std::string_view kPgagentQueryTag = "/* pgagent */ ";
 
-// Returns `sql` with kPgagentQueryTag in front unless it already starts with it.
+// PostgreSQL 18's pg_stat_statements drops a statement's leading comments from the text it
+// stores, so the tag is repeated at the end, where every version keeps it.
+inline constexpr std::string_view kPgagentQueryTrailer = " /* pgagent */";
+
+// Returns `sql` with kPgagentQueryTag in front and kPgagentQueryTrailer at the end (each
+// unless already there).
 std::string TagQuery(std::string_view sql);
+
+// Whether a query text (as pg_stat_activity or pg_stat_statements shows it) is one of
+// pgagent's own: it starts with kPgagentQueryTag or ends with kPgagentQueryTrailer.
+bool IsPgagentQuery(std::string_view text);
 
 using PgValue = std::optional<std::string>;  // nullopt = SQL NULL
 using PgRow = std::vector<PgValue>;

@@ -23,7 +23,8 @@ ExtensionVersion DefaultExtensionVersion(int server_version_num) {
   if (major == 13) return {1, 8};
   if (major == 14) return {1, 9};
   if (major <= 16) return {1, 10};
-  return {1, 11};
+  if (major == 17) return {1, 11};
+  return {1, 12};
 }
 
 StatementColumns MapStatementColumns(int server_version_num, std::string_view extension_version) {

@@ -7,6 +7,7 @@
 //   ext 1.9  (PG 14): + toplevel, pg_stat_statements_info (dealloc, stats_reset)
 //   ext 1.10 (PG 15/16): + jit columns, temp_blk_*_time
 //   ext 1.11 (PG 17): blk_read_time -> shared_blk_read_time + local_blk_read_time
+//   ext 1.12 (PG 18): new columns only (wal_buffers_full, parallel workers); read as 1.11
 // Pure functions; thread-safe.
 #pragma once
 

@@ -74,6 +74,10 @@ class StatementDeltaTracker {
 
   // Every stored key with its calls, for the server-side diff of the next sample.
   std::vector<std::pair<StatementKey, uint64_t>> Entries() const;
+  // Every stored key with its counters (valid until the next non-const call).
+  const std::unordered_map<StatementKey, StatementCounters, StatementKeyHash>& Stored() const {
+    return previous_;
+  }
 
   // Stores `current` for `key`. Returns the delta since the previous sample, or nullopt
   // before the baseline exists (during the first sample).

@@ -1,5 +1,7 @@
 #include "collectord/pg/statements_collector.h"
 
+#include <cstdio>
+
 #include "collectord/pg/pg_values.h"
 #include "common/log.h"
 
@@ -123,6 +125,13 @@ std::string StatementsCollector::DiffSql() const {
   const StatementColumns& c = columns_;
   std::string join = "p.userid = s.userid AND p.dbid = s.dbid AND p.queryid = s.queryid";
   if (c.has_toplevel) join += " AND p.toplevel = s.toplevel";
+  // Without pg_stat_statements_info (before 1.9) a reset is not announced: an entry reset
+  // and executed as often again would look unchanged by its calls, so its time is compared
+  // too (sent with 17 significant digits, it round-trips exactly).
+  const std::string time_array = c.has_info_view ? "" : ", $6::float8[]";
+  const std::string time_column = c.has_info_view ? "" : ", total_time";
+  const std::string time_changed =
+      c.has_info_view ? "" : " OR p.total_time IS DISTINCT FROM " + c.total_exec_time;
   return "SELECT s.userid, s.dbid, s.queryid, " + c.toplevel + " AS toplevel, s.calls, " +
          c.total_exec_time + " AS total_exec_time, " + c.min_exec_time + " AS min_exec_time, " +
          c.max_exec_time + " AS max_exec_time, " + c.total_plan_time +
@@ -135,26 +144,37 @@ std::string StatementsCollector::DiffSql() const {
          " FROM " +
          Fn(false) +
          " s FULL JOIN"
-         " unnest($1::oid[], $2::oid[], $3::bigint[], $4::bool[], $5::bigint[])"
-         "   AS p(userid, dbid, queryid, toplevel, calls) ON " +
+         " unnest($1::oid[], $2::oid[], $3::bigint[], $4::bool[], $5::bigint[]" +
+         time_array + ") AS p(userid, dbid, queryid, toplevel, calls" + time_column + ") ON " +
          join +
          " LEFT JOIN pg_roles r ON r.oid = s.userid LEFT JOIN pg_database d ON d.oid = s.dbid"
-         " WHERE p.calls IS DISTINCT FROM s.calls";
+         " WHERE p.calls IS DISTINCT FROM s.calls" +
+         time_changed;
 }
 
 std::vector<PgValue> StatementsCollector::DiffParams() const {
   std::string userids = "{", dbids = "{", queryids = "{", toplevels = "{", calls = "{";
+  std::string times = "{";
+  const bool with_times = !columns_.has_info_view;
   bool first = true;
-  for (const auto& [key, n] : tracker_.Entries()) {
+  char buf[32];
+  for (const auto& [key, counters] : tracker_.Stored()) {
     const char* sep = first ? "" : ",";
     first = false;
     userids += sep + std::to_string(key.userid);
     dbids += sep + std::to_string(key.dbid);
     queryids += sep + std::to_string(key.queryid);
     toplevels += std::string(sep) + (key.toplevel ? "t" : "f");
-    calls += sep + std::to_string(n);
+    calls += sep + std::to_string(counters.calls);
+    if (with_times) {
+      std::snprintf(buf, sizeof(buf), "%.17g", counters.total_exec_time);
+      times += sep + std::string(buf);
+    }
   }
-  return {userids + "}", dbids + "}", queryids + "}", toplevels + "}", calls + "}"};
+  std::vector<PgValue> params = {userids + "}", dbids + "}", queryids + "}", toplevels + "}",
+                                 calls + "}"};
+  if (with_times) params.push_back(times + "}");
+  return params;
 }
 
 Status StatementsCollector::ReadChanged(std::vector<FullRow>& rows,
@@ -208,8 +228,7 @@ Status StatementsCollector::FetchTexts(const std::vector<const FullRow*>& select
     std::string raw = PgText(res->Get(r, "query"));
     ProcessedQuery q = ProcessQueryText(extractor_, "", raw, false, text_options);
     if (q.redaction_failed) ++texts_fail_closed_;
-    CachedText cached{std::move(q.text), q.truncated, q.correlation_id,
-                      std::string_view(raw).starts_with(kPgagentQueryTag)};
+    CachedText cached{std::move(q.text), q.truncated, q.correlation_id, IsPgagentQuery(raw)};
     texts_[PgInt(res->Get(r, "queryid"))] = std::move(cached);
   }
   texts_fetched_total_ += res->rows.size();
@@ -232,21 +251,49 @@ StatementsCollector::Deltas StatementsCollector::ApplySample(
   return deltas;
 }
 
+bool StatementsCollector::IsOwn(int64_t queryid) const {
+  auto it = texts_.find(queryid);
+  return it != texts_.end() && it->second.own;
+}
+
+std::vector<size_t> StatementsCollector::Choose(const Deltas& deltas) const {
+  if (options_.include_own_statements) {
+    return SelectStatements(deltas.values, options_.top_n, options_.calls_threshold);
+  }
+  std::vector<StatementCounters> others;
+  std::vector<size_t> index;  // others[i] is deltas.values[index[i]]
+  for (size_t i = 0; i < deltas.values.size(); ++i) {
+    if (IsOwn(deltas.rows[i]->key.queryid)) continue;
+    others.push_back(deltas.values[i]);
+    index.push_back(i);
+  }
+  std::vector<size_t> chosen = SelectStatements(others, options_.top_n, options_.calls_threshold);
+  for (size_t& i : chosen) i = index[i];
+  return chosen;
+}
+
 void StatementsCollector::Summarize(const Deltas& deltas,
                                     pgagent::v1::StatementsSnapshot& snapshot) const {
   double all_time = 0;
   double own_time = 0;
   uint32_t changed_entries = 0;
+  uint32_t own_entries = 0;
+  uint64_t own_calls = 0;
   for (size_t i = 0; i < deltas.values.size(); ++i) {
     const StatementCounters& d = deltas.values[i];
     if (d.calls == 0) continue;
     ++changed_entries;
     all_time += d.total_exec_time;
-    auto it = texts_.find(deltas.rows[i]->key.queryid);
-    if (it != texts_.end() && it->second.own) own_time += d.total_exec_time;
+    if (!IsOwn(deltas.rows[i]->key.queryid)) continue;
+    own_time += d.total_exec_time;
+    ++own_entries;
+    own_calls += d.calls;
   }
   snapshot.set_changed_entries(changed_entries);
   snapshot.set_own_time_share(all_time > 0 ? own_time / all_time : 0.0);
+  snapshot.set_own_entries(own_entries);
+  snapshot.set_own_calls(own_calls);
+  snapshot.set_own_exec_time_ms(own_time);
 }
 
 void StatementsCollector::ForgetTextsOfGoneEntries() {
@@ -315,13 +362,14 @@ Status StatementsCollector::Collect(pgagent::v1::Record& record) {
   }
   bool baseline = !tracker_.has_baseline();
   Deltas deltas = ApplySample(rows, gone);
-  std::vector<size_t> chosen =
-      SelectStatements(deltas.values, options_.top_n, options_.calls_threshold);
+  std::vector<size_t> chosen = Choose(deltas);
   std::vector<const FullRow*> selected;
   for (size_t i : chosen) selected.push_back(deltas.rows[i]);
   Status texts = FetchTexts(selected, rows, snapshot);
   if (!texts.ok() && texts.code() == StatusCode::kUnavailable) return texts;
   // Other text errors (a timeout) leave text_known = false for the missing texts.
+  // Texts fetched just now may have shown pgagent's own statements among the chosen.
+  if (!options_.include_own_statements && snapshot.texts_fetched() > 0) chosen = Choose(deltas);
   for (size_t i : chosen) {
     FillDelta(*deltas.rows[i], deltas.values[i], *snapshot.add_statements());
   }

@@ -21,7 +21,7 @@
 //      queries by their leading comment). No text query at all when nothing is missing.
 // Deltas follow statement_delta.h. query_time_ms is measured around the queries on the
 // client (server time plus round trips). pgagent's own share is the delta execution time of
-// entries whose text starts with kPgagentQueryTag over the delta time of all entries.
+// entries whose text is pgagent's (IsPgagentQuery) over the delta time of all entries.
 // Thread-safety: not thread-safe; the scheduler calls Collect() from one thread. The
 // connection, extractor and clock must outlive the collector.
 #pragma once
@@ -51,6 +51,10 @@ struct StatementsOptions {
   uint32_t recheck_every_cycles = 10;
   size_t max_query_length = 4096;
   bool send_raw_query_text = false;
+  // pgagent's own statements (IsPgagentQuery: the /* pgagent */ tag) are left out of the
+  // snapshot's statements and counted instead (own_entries, own_calls, own_exec_time_ms);
+  // true sends them like any other.
+  bool include_own_statements = false;
 };
 
 class StatementsCollector final : public Collector {
@@ -84,7 +88,7 @@ class StatementsCollector final : public Collector {
     std::string text;  // processed (redacted, truncated)
     bool truncated = false;
     std::optional<std::string> correlation_id;
-    bool own = false;  // starts with kPgagentQueryTag
+    bool own = false;  // IsPgagentQuery(text)
   };
   struct FullRow {
     StatementKey key;
@@ -109,7 +113,11 @@ class StatementsCollector final : public Collector {
   };
   // Feeds the sample to the tracker; the deltas (none for the baseline).
   Deltas ApplySample(const std::vector<FullRow>& rows, const std::vector<StatementKey>& gone);
-  // changed_entries and own_time_share.
+  // Indexes of the deltas to send: SelectStatements over the deltas, pgagent's own left out
+  // unless include_own_statements.
+  std::vector<size_t> Choose(const Deltas& deltas) const;
+  bool IsOwn(int64_t queryid) const;
+  // changed_entries, own_time_share and the own_* counts.
   void Summarize(const Deltas& deltas, pgagent::v1::StatementsSnapshot& snapshot) const;
   Status FetchTexts(const std::vector<const FullRow*>& selected,
                     const std::vector<FullRow>& changed, pgagent::v1::StatementsSnapshot& snapshot);

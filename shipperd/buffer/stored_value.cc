@@ -84,6 +84,8 @@ std::string KindName(int kind) {
       return "log";
     case pgagent::v1::RECORD_KIND_HEALTH:
       return "health";
+    case pgagent::v1::RECORD_KIND_CLUSTER:
+      return "cluster";
     default:
       return "unknown";
   }

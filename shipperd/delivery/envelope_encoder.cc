@@ -176,7 +176,11 @@ std::string RecordIdsJson(const std::vector<const Record*>& records) {
 
 // data key of a coalesced snapshot kind.
 const char* DataKeyFor(pgagent::v1::RecordKind kind) {
-  return kind == pgagent::v1::RECORD_KIND_HEALTH ? "agent_health" : "snapshots";
+  switch (kind) {
+    case pgagent::v1::RECORD_KIND_HEALTH: return "agent_health";
+    case pgagent::v1::RECORD_KIND_CLUSTER: return "cluster";
+    default: return "snapshots";
+  }
 }
 
 // The snapshot's own members ("" when the record has no payload of a snapshot kind), split
@@ -211,6 +215,9 @@ Result<std::vector<std::string>> SnapshotMembers(const Record& record, size_t ma
       break;
     case Record::kHealth:
       parts.push_back(Members(record.health()));
+      break;
+    case Record::kCluster:
+      parts.push_back(Members(record.cluster()));
       break;
     default:
       return InvalidArgumentError("record " + RecordIdText(record) + " has no snapshot payload");
@@ -303,6 +310,8 @@ const char* EnvelopeEncoder::SourceFor(pgagent::v1::RecordKind kind) {
     case pgagent::v1::RECORD_KIND_LOG:
       return kSourceLog;
     case pgagent::v1::RECORD_KIND_HEALTH:
+      return kSourceSystem;
+    case pgagent::v1::RECORD_KIND_CLUSTER:
       return kSourceSystem;
     default:
       return "";

@@ -105,6 +105,11 @@ burst_load_per_core = 1.5
 burst_psi_cpu_some_avg10 = 25.5
 burst_hold_down_s = 120
 burst_max_extra_cycles_per_min = 6
+cluster_enabled = false
+schema_interval_s = 1200
+databases = app_*,!app_test
+objects_top_n = 20
+include_own_statements = true
 
 [correlation]
 application_name_pattern = ^app-([0-9a-f]{32})$
@@ -265,6 +270,11 @@ TEST_F(ConfigTest, EveryKeyIsReadFromTheIniFile) {
   EXPECT_DOUBLE_EQ(c.collection.burst_psi_cpu_some_avg10, 25.5);
   EXPECT_EQ(c.collection.burst_hold_down_s, 120);
   EXPECT_EQ(c.collection.burst_max_extra_cycles_per_min, 6);
+  EXPECT_FALSE(c.collection.cluster_enabled);
+  EXPECT_EQ(c.collection.schema_interval_s, 1200);
+  EXPECT_EQ(c.collection.databases, "app_*,!app_test");
+  EXPECT_EQ(c.collection.objects_top_n, 20);
+  EXPECT_TRUE(c.collection.include_own_statements);
   EXPECT_EQ(c.correlation.application_name_pattern, "^app-([0-9a-f]{32})$");
   EXPECT_EQ(c.correlation.comment_pattern, R"(/\* *cid=([0-9a-f]+) *\*/)");
   EXPECT_TRUE(c.correlation.extract_traceparent);

@@ -93,11 +93,22 @@ void ReapWatchdog(pid_t pid) {
 
 }  // namespace
 
+std::string MatrixBinDir(int major) {
+  const char* env = std::getenv("PGAGENT_PG_MATRIX_DIR");
+  std::string root = env && *env ? env : "/var/cache/pgagent/pg-matrix";
+  return root + "/" + std::to_string(major) + "/bin";
+}
+
 Result<std::string> FindPgBinDir() {
   if (const char* env = std::getenv("PGAGENT_PG_BINDIR"); env && *env) {
     if (access((std::string(env) + "/initdb").c_str(), X_OK) == 0) return std::string(env);
-    return NotFoundError(std::string("PGAGENT_PG_BINDIR has no initdb: ") + env);
+    return NotFoundError(std::string("PGAGENT_PG_BINDIR has no initdb: ") + env +
+                         " (the version matrix is installed by scripts/install-deps.sh)");
   }
+  return FindClientBinDir();
+}
+
+Result<std::string> FindClientBinDir() {
   std::error_code ec;
   int best_major = -1;
   std::string best;
@@ -120,10 +131,25 @@ Result<std::string> FindPgBinDir() {
       "install postgresql-15 or set PGAGENT_PG_BINDIR");
 }
 
-Result<std::unique_ptr<PgCluster>> PgCluster::Start(const PgClusterOptions& options) {
+Result<std::unique_ptr<PgCluster>> PgCluster::Prepare(const std::string& bin_dir) {
   std::unique_ptr<PgCluster> cluster(new PgCluster());
   cluster->owner_pid_ = getpid();
-  PGAGENT_ASSIGN_OR_RETURN(cluster->bin_dir_, FindPgBinDir());
+  if (!bin_dir.empty()) {
+    if (access((bin_dir + "/initdb").c_str(), X_OK) != 0) {
+      return NotFoundError("no initdb in " + bin_dir +
+                           " (the version matrix is installed by scripts/install-deps.sh)");
+    }
+    cluster->bin_dir_ = bin_dir;
+  } else {
+    PGAGENT_ASSIGN_OR_RETURN(cluster->bin_dir_, FindPgBinDir());
+  }
+  auto client = FindClientBinDir();
+  cluster->client_dir_ = client.ok() ? *client : cluster->bin_dir_;
+  auto version = RunChecked({cluster->bin_dir_ + "/postgres", "--version"});
+  if (!version.ok()) return version.status().WithContext("postgres --version");
+  // "postgres (PostgreSQL) 12.22" -> 12
+  auto digit = version->find_first_of("0123456789");
+  cluster->major_ = digit == std::string::npos ? 0 : std::atoi(version->c_str() + digit);
   cluster->run_as_postgres_ = geteuid() == 0;
   PGAGENT_ASSIGN_OR_RETURN(cluster->root_dir_, MakeTempDir("pgagent-pg-"));
   cluster->data_dir_ = cluster->root_dir_ + "/data";
@@ -138,20 +164,130 @@ Result<std::unique_ptr<PgCluster>> PgCluster::Start(const PgClusterOptions& opti
     }
   }
   PGAGENT_RETURN_IF_ERROR(cluster->StartWatchdog());
-  PGAGENT_RETURN_IF_ERROR(cluster->RunInitdb(options));
-  PGAGENT_RETURN_IF_ERROR(cluster->WriteConfig(options));
+  return cluster;
+}
+
+Status PgCluster::StartOnFreePort() {
   Status started;
   for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
-    PGAGENT_ASSIGN_OR_RETURN(cluster->port_, PickFreePort());
-    std::ofstream conf(cluster->data_dir_ + "/postgresql.conf", std::ios::app);
-    conf << "port = " << cluster->port_ << "\n";
+    PGAGENT_ASSIGN_OR_RETURN(port_, PickFreePort());
+    std::ofstream conf(data_dir_ + "/postgresql.conf", std::ios::app);
+    conf << "port = " << port_ << "\n";
     conf.close();
     if (!conf) return InternalError("cannot append port to postgresql.conf");
-    started = cluster->StartAgain();
-    if (started.ok()) return cluster;
+    started = StartAgain();
+    if (started.ok()) return started;
     // Another process may have taken the port between PickFreePort() and the start.
   }
   return started.WithContext("start PostgreSQL");
+}
+
+Result<std::unique_ptr<PgCluster>> PgCluster::Start(const PgClusterOptions& options) {
+  PGAGENT_ASSIGN_OR_RETURN(auto cluster, Prepare(options.bin_dir));
+  PGAGENT_RETURN_IF_ERROR(cluster->RunInitdb(options));
+  PGAGENT_RETURN_IF_ERROR(cluster->WriteConfig(options));
+  PGAGENT_RETURN_IF_ERROR(cluster->StartOnFreePort());
+  return cluster;
+}
+
+std::string PgCluster::Tool(const std::string& name) const {
+  const std::string own = bin_dir_ + "/" + name;
+  if (access(own.c_str(), X_OK) == 0) return own;
+  return client_dir_ + "/" + name;
+}
+
+RunOptions PgCluster::AsPostgres(std::chrono::seconds timeout) const {
+  RunOptions run;
+  run.timeout = timeout;
+  if (run_as_postgres_) {
+    auto pg = LookupOsUser("postgres");
+    if (pg.ok()) run.user = *pg;
+  }
+  run.cwd = root_dir_;
+  return run;
+}
+
+Result<std::unique_ptr<PgCluster>> PgCluster::StartStandbyOf(const PgCluster& primary,
+                                                             const std::string& slot) {
+  PGAGENT_ASSIGN_OR_RETURN(auto standby, Prepare(primary.bin_dir_));
+  PGAGENT_RETURN_IF_ERROR(standby->CopyFromPrimary(primary, slot));
+  // The copy carries the primary's settings; the standby's socket dir and port are its own.
+  std::ofstream conf(standby->data_dir_ + "/postgresql.conf", std::ios::app);
+  conf << "unix_socket_directories = " << QuoteConfValue(standby->socket_dir_) << "\n";
+  conf.close();
+  if (!conf) return InternalError("cannot write the standby's postgresql.conf");
+  PGAGENT_RETURN_IF_ERROR(standby->StartOnFreePort());
+  return standby;
+}
+
+Status PgCluster::CopyFromPrimary(const PgCluster& primary, const std::string& slot) {
+  PGAGENT_RETURN_IF_ERROR(
+      primary.Psql("SELECT pg_create_physical_replication_slot('" + slot + "', true)").status());
+  const std::string basebackup = Tool("pg_basebackup");
+  auto version = RunChecked({basebackup, "--version"});
+  auto digit = version.ok() ? version->find_first_of("0123456789") : std::string::npos;
+  const int client_major = digit == std::string::npos ? 0 : std::atoi(version->c_str() + digit);
+  // pg_basebackup refuses servers newer than itself.
+  if (client_major < major_) return BaseBackupLowLevel(primary, slot);
+  // -R writes the client's libpq options (e.g. channel_binding, 13+) into primary_conninfo,
+  // which an older server's walreceiver rejects: then the standby files are written here.
+  const bool write_recovery_conf = client_major == major_;
+  std::vector<std::string> argv = {
+      basebackup, "-h",       primary.host(), "-p",      std::to_string(primary.port()),
+      "-U",       "postgres", "-D",           data_dir_, "-S",
+      slot,       "-X",       "stream",       "-c",      "fast",
+      "--no-sync"};
+  if (write_recovery_conf) argv.push_back("-R");
+  auto out = RunChecked(argv, AsPostgres(kStartTimeout));
+  if (!out.ok()) return out.status().WithContext("pg_basebackup");
+  return write_recovery_conf ? Status::Ok() : WriteStandbyFiles(primary, slot, "");
+}
+
+Status PgCluster::WriteStandbyFiles(const PgCluster& primary, const std::string& slot,
+                                    const std::string& backup_label) {
+  const std::string conninfo =
+      "host=" + primary.host() + " port=" + std::to_string(primary.port()) + " user=postgres";
+  std::string files = ": > '" + data_dir_ +
+                      "/standby.signal' && printf \"primary_conninfo = '%s'\\nprimary_slot_name"
+                      " = '%s'\\n\" \"$2\" \"$3\" >> '" +
+                      data_dir_ + "/postgresql.auto.conf'";
+  if (!backup_label.empty()) files += " && printf '%s' \"$1\" > '" + data_dir_ + "/backup_label'";
+  return RunChecked({"/bin/sh", "-c", files, "sh", backup_label, conninfo, slot},
+                    AsPostgres(std::chrono::seconds(30)))
+      .status()
+      .WithContext("standby files");
+}
+
+Status PgCluster::BaseBackupLowLevel(const PgCluster& primary, const std::string& slot) {
+  PGconn* conn = PQconnectdb(primary.ConnString().c_str());
+  auto exec = [&](const std::string& sql) -> Result<std::string> {
+    PGresult* r = PQexec(conn, sql.c_str());
+    const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    std::string out = ok && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    std::string error = ok ? "" : PQresultErrorMessage(r);
+    PQclear(r);
+    if (!ok) return UnavailableError(sql + ": " + error);
+    return out;
+  };
+  const bool v15 = major_ >= 15;
+  auto started = exec(v15 ? "SELECT pg_backup_start('pgagent-standby', true)"
+                          : "SELECT pg_start_backup('pgagent-standby', true, false)");
+  Status st = started.status();
+  if (st.ok()) {
+    // Everything but the WAL, the logs and the running server's own files.
+    const std::string copy = "mkdir -p '" + data_dir_ + "' && chmod 0750 '" + data_dir_ +
+                             "' && tar -C '" + primary.data_dir_ +
+                             "' --exclude=./postmaster.pid --exclude=./postmaster.opts"
+                             " --exclude='./pg_wal/*' --exclude='./log/*' -cf - . | tar -C '" +
+                             data_dir_ + "' -xf -";
+    st = RunChecked({"/bin/sh", "-c", copy}, AsPostgres(kStartTimeout)).status();
+  }
+  auto label = exec(v15 ? "SELECT labelfile FROM pg_backup_stop(true)"
+                        : "SELECT labelfile FROM pg_stop_backup(false, true)");
+  PQfinish(conn);
+  PGAGENT_RETURN_IF_ERROR(st.WithContext("copy of the primary's data directory"));
+  if (!label.ok()) return label.status();
+  return WriteStandbyFiles(primary, slot, *label);
 }
 
 PgCluster& PgCluster::Shared() {
@@ -261,10 +397,11 @@ Status PgCluster::WriteConfig(const PgClusterOptions& options) {
       {"shared_buffers", "32MB"},
       {"shared_preload_libraries", "pg_stat_statements"},
       {"pg_stat_statements.track", "all"},
-      {"compute_query_id", "on"},
       {"track_io_timing", "on"},
       {"logging_collector", "on"},
-      {"log_destination", options.all_log_formats ? "stderr,csvlog,jsonlog" : "stderr"},
+      {"log_destination", !options.all_log_formats ? "stderr"
+                          : major_ >= 15           ? "stderr,csvlog,jsonlog"
+                                                   : "stderr,csvlog"},
       {"log_directory", "log"},
       {"log_file_mode", "0640"},
       {"log_line_prefix", "%m [%p] %q%u@%d %a "},
@@ -272,6 +409,7 @@ Status PgCluster::WriteConfig(const PgClusterOptions& options) {
       {"synchronous_commit", "off"},
       {"full_page_writes", "off"},
   };
+  if (major_ >= 14) settings["compute_query_id"] = "on";  // 14+ only
   for (const auto& [name, value] : options.settings) {
     if (!IsSettingName(name)) return InvalidArgumentError("bad setting name: " + name);
     settings[name] = value;
@@ -354,9 +492,9 @@ Result<std::string> PgCluster::Psql(const std::string& sql, const std::string& u
   run.stdin_data = sql;
   run.timeout = 120s;
   run.env["PGAPPNAME"] = "pgagent-test-psql";
-  auto out = RunProcess({bin_dir_ + "/psql", "-XAtq", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d",
-                         ConnString(user, dbname)},
-                        run);
+  auto out = RunProcess(
+      {Tool("psql"), "-XAtq", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d", ConnString(user, dbname)},
+      run);
   if (!out.ok()) return out.status().WithContext("psql");
   if (out->exit_code != 0) {
     return UnavailableError("psql as " + user + " on " + dbname + " failed (exit " +

@@ -1,5 +1,5 @@
-// A throwaway PostgreSQL 15 cluster for integration tests: initdb into a temp dir, a free
-// port on 127.0.0.1, the unix socket in the temp dir, pg_stat_statements preloaded,
+// A throwaway PostgreSQL cluster (15 by default) for integration tests: initdb into a temp dir, a
+// free port on 127.0.0.1, the unix socket in the temp dir, pg_stat_statements preloaded,
 // logging_collector on with log_destination 'stderr,csvlog,jsonlog' and
 // log_line_prefix '%m [%p] %q%u@%d %a '. Runs as the `postgres` OS user when the test
 // runs as root (PostgreSQL refuses root).
@@ -13,6 +13,11 @@
 // Settings beyond the above: compute_query_id=on, track_io_timing=on, log_directory='log'
 // inside the data dir, log_file_mode=0640 (data dir group-readable, initdb -g),
 // max_connections=200, fsync=off; PgClusterOptions::settings override any of them.
+// Versions: PgClusterOptions::bin_dir (or $PGAGENT_PG_BINDIR) picks other server binaries,
+// e.g. the version matrix's /var/cache/pgagent/pg-matrix/<major>/bin (scripts/install-deps.sh).
+// Client tools that dir lacks (psql, pg_basebackup) come from Debian's newest
+// /usr/lib/postgresql/*/bin. jsonlog is only configured on 15+ (older servers lack it).
+// StartStandbyOf() makes a streaming replica of a running cluster.
 // Thread-safety: not thread-safe; use from the test thread.
 #pragma once
 
@@ -25,19 +30,28 @@
 #include <vector>
 
 #include "common/status.h"
+#include "tests/harness/subprocess.h"
 
 namespace pgagent::testing {
 
 struct PgClusterOptions {
   // Extra postgresql.conf lines, e.g. {"log_min_duration_statement", "0"}.
   std::map<std::string, std::string> settings;
-  // Start with log_destination csvlog/jsonlog too (default on).
+  // Start with log_destination csvlog/jsonlog too (default on; jsonlog on 15+ only).
   bool all_log_formats = true;
+  // Server binaries (initdb, pg_ctl, postgres); empty: FindPgBinDir().
+  std::string bin_dir;
 };
+
+// Where a version of the matrix is installed: $PGAGENT_PG_MATRIX_DIR (default
+// /var/cache/pgagent/pg-matrix) + "/<major>/bin".
+std::string MatrixBinDir(int major);
 
 // Directory with initdb/pg_ctl/postgres/psql: $PGAGENT_PG_BINDIR when set, else the newest
 // /usr/lib/postgresql/<major>/bin, else `pg_config --bindir`. kNotFound when none.
 Result<std::string> FindPgBinDir();
+// The same search without $PGAGENT_PG_BINDIR: Debian's client tools.
+Result<std::string> FindClientBinDir();
 
 class PgCluster {
  public:
@@ -47,6 +61,15 @@ class PgCluster {
   // The cluster of this test binary, started on first use and stopped at exit.
   // Aborts the test binary with a clear message when it cannot start.
   static PgCluster& Shared();
+  // A streaming standby of `primary` (on a free port, its own temp dir and watchdog),
+  // replicating through the physical slot `slot` (created here). With a pg_basebackup of
+  // the server's major version or newer: `pg_basebackup -S slot` (+ -R when the versions
+  // are the same; else the same files written here, without newer libpq options); else the
+  // low-level backup API (pg_backup_start / pg_start_backup) with a copy of the data
+  // directory, standby.signal and primary_conninfo, which is what -R writes.
+  // Waits until the standby accepts connections.
+  static Result<std::unique_ptr<PgCluster>> StartStandbyOf(const PgCluster& primary,
+                                                           const std::string& slot);
 
   ~PgCluster();
   PgCluster(const PgCluster&) = delete;
@@ -81,8 +104,13 @@ class PgCluster {
   // kInvalidArgument when name is not a plain (dotted) identifier.
   Status SetAndReload(const std::string& name, const std::string& value);
 
-  // Directory with the PostgreSQL binaries used (psql, pg_ctl, ...).
+  // Directory with the PostgreSQL server binaries used (pg_ctl, postgres, ...).
   std::string bin_dir() const { return bin_dir_; }
+  // Path of a client tool (psql, pgbench, pg_basebackup): bin_dir()'s when it has one,
+  // else Debian's (FindClientBinDir()).
+  std::string Tool(const std::string& name) const;
+  // Major version of the server binaries (12, ..., 18).
+  int major_version() const { return major_; }
   // Absolute paths of the files in log_dir() ending in `suffix` (".log", ".csv",
   // ".json"), oldest first by name.
   std::vector<std::string> LogFiles(const std::string& suffix) const;
@@ -91,6 +119,17 @@ class PgCluster {
 
  private:
   PgCluster() = default;
+  // Temp dir, owner, watchdog and binaries of a new cluster (before initdb / a copy).
+  static Result<std::unique_ptr<PgCluster>> Prepare(const std::string& bin_dir);
+  // Picks a port, appends it to postgresql.conf and starts (retrying taken ports).
+  Status StartOnFreePort();
+  Status CopyFromPrimary(const PgCluster& primary, const std::string& slot);
+  Status BaseBackupLowLevel(const PgCluster& primary, const std::string& slot);
+  // standby.signal, primary_conninfo and primary_slot_name (what pg_basebackup -R writes),
+  // and backup_label when not empty.
+  Status WriteStandbyFiles(const PgCluster& primary, const std::string& slot,
+                           const std::string& backup_label);
+  RunOptions AsPostgres(std::chrono::seconds timeout) const;
   Status RunInitdb(const PgClusterOptions& options);
   Status WriteConfig(const PgClusterOptions& options);
   Status StartWatchdog();
@@ -104,6 +143,8 @@ class PgCluster {
   std::string data_dir_;
   std::string socket_dir_;
   std::string bin_dir_;
+  std::string client_dir_;
+  int major_ = 0;
   int port_ = 0;
   bool started_ = false;
   bool run_as_postgres_ = false;  // tests run as root: initdb/pg_ctl as `postgres`

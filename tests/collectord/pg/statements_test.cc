@@ -62,7 +62,10 @@ TEST_F(StatementsTest, DeltasAreExactAndSurviveAStatsReset) {
   auto baseline = Cycle();
   ASSERT_TRUE(baseline.ok()) << baseline.status().ToString();
   EXPECT_GT(baseline->pgss_max(), 0u);
-  EXPECT_EQ(baseline->pgss_version(), "1.10");
+  // The version each server ships by default (the matrix runs this on 12..18).
+  const ExtensionVersion shipped = DefaultExtensionVersion(conn_.server_version_num());
+  EXPECT_EQ(baseline->pgss_version(),
+            std::to_string(shipped.major) + "." + std::to_string(shipped.minor));
 
   for (int i = 0; i < 7; ++i)
     app.Exec("SELECT count(*) FROM delta_probe WHERE x = " + std::to_string(i));
@@ -78,7 +81,8 @@ TEST_F(StatementsTest, DeltasAreExactAndSurviveAStatsReset) {
   EXPECT_TRUE(d->text_known());
   EXPECT_EQ(d->query().find("WHERE x = 0"), std::string::npos);
 
-  ASSERT_EQ(app.Exec("SELECT pg_stat_statements_reset()"), "");
+  // void before 17, the reset time from 17 on.
+  ASSERT_EQ(app.Exec("SELECT pg_stat_statements_reset()").rfind("ERROR", 0), std::string::npos);
   for (int i = 0; i < 7; ++i)
     app.Exec("SELECT count(*) FROM delta_probe WHERE x = " + std::to_string(i));
   auto after_reset = Cycle();

@@ -74,6 +74,7 @@ TEST(StatementColumnsTest, UnparseableVersionFallsBackToTheServerDefault) {
   EXPECT_EQ(DefaultExtensionVersion(150000), (ExtensionVersion{1, 10}));
   EXPECT_EQ(DefaultExtensionVersion(160000), (ExtensionVersion{1, 10}));
   EXPECT_EQ(DefaultExtensionVersion(170000), (ExtensionVersion{1, 11}));
+  EXPECT_EQ(DefaultExtensionVersion(180000), (ExtensionVersion{1, 12}));
   auto c = MapStatementColumns(130000, "garbage");
   EXPECT_EQ(c.total_exec_time, "s.total_exec_time");
   EXPECT_FALSE(c.has_toplevel);
