@@ -59,6 +59,7 @@ Status ShipperDaemon::Start() {
   dispatcher_ = std::make_unique<Dispatcher>(DispatcherOptionsFrom(config_), buffer_, transport_,
                                              clock_, &Random01);
   started_ = clock_.Monotonic();
+  cpu_.Sample();  // the baseline of the first health record's cpu_percent
   next_health_ = started_ + std::chrono::seconds(config_.collection.interval_s);
   next_reader_check_ = started_ + 60s;
   ingest_beat_ms_ = MonoMs(clock_);
@@ -137,6 +138,9 @@ pgagent::v1::AgentHealth ShipperDaemon::Health() const {
   h.set_uptime_s(std::chrono::duration<double>(clock_.Monotonic() - started_).count());
   const SelfUsage usage = ReadSelfUsage();
   h.set_rss_bytes(usage.rss_bytes);
+  h.set_cpu_percent(cpu_percent_.load());
+  h.set_last_eviction_unix_s(evictions_.last_growth_unix_s());
+  h.set_last_dead_letter_unix_s(dead_letters_.last_growth_unix_s());
   if (dispatcher_) {
     const DispatcherStats d = dispatcher_->stats();
     h.set_breaker_state(d.breaker_state);
@@ -144,6 +148,8 @@ pgagent::v1::AgentHealth ShipperDaemon::Health() const {
     h.set_requests_failed(d.requests_failed);
     h.set_requests_429(d.requests_429);
     h.set_dead_letters(d.dead_lettered);
+    h.set_delivery_last_status(d.last_status);
+    h.set_delivery_last_error(d.last_error);
     auto& c = *h.mutable_counters();
     c["records_delivered"] = d.records_delivered;
     c["requests_ok"] = d.requests_ok;
@@ -197,13 +203,28 @@ void ShipperDaemon::AppendHealthRecord() {
     r.set_project_id(config_.listener.project_id);
     r.set_host(config_.agent.hostname.empty() ? HostName() : config_.agent.hostname);
   }
+  cpu_percent_ = cpu_.Sample();  // share of one core since the previous health record
   *r.mutable_health() = Health();
   auto stored = buffer_.Append({r});
   if (!stored.ok()) log::Warn("shipperd.health_not_buffered", {{"error", stored.status().ToString()}});
 }
 
+void ShipperDaemon::ObserveGrowth() {
+  const double now = std::chrono::duration<double>(clock_.Now().time_since_epoch()).count();
+  if (dispatcher_) dead_letters_.Observe(dispatcher_->stats().dead_lettered, now);
+  if (auto stats = buffer_.Stats(); stats.ok()) {
+    uint64_t evicted = 0;
+    for (const auto& [kind, n] : stats->evicted_records_by_kind) evicted += n;
+    evictions_.Observe(evicted, now);
+  }
+}
+
 void ShipperDaemon::Tick() {
   const auto now = clock_.Monotonic();
+  if (now >= next_growth_check_) {
+    ObserveGrowth();
+    next_growth_check_ = now + 5s;
+  }
   if (now >= next_health_) {
     AppendHealthRecord();
     next_health_ = now + std::chrono::seconds(config_.collection.interval_s);

@@ -21,6 +21,8 @@
 #include "shipperd/delivery/dispatcher.h"
 #include "shipperd/delivery/transport.h"
 #include "shipperd/ingest/ingest_server.h"
+#include "shipperd/metrics/growth_watch.h"
+#include "common/daemon.h"
 
 namespace pgagent {
 
@@ -57,6 +59,7 @@ class ShipperDaemon {
   void IngestLoop();
   void DeliveryLoop();
   void AppendHealthRecord();
+  void ObserveGrowth();
 
   Config config_;
   RecordBuffer& buffer_;
@@ -77,6 +80,11 @@ class ShipperDaemon {
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point next_health_;
   std::chrono::steady_clock::time_point next_reader_check_;
+  CpuShare cpu_;  // main thread (AppendHealthRecord)
+  std::atomic<double> cpu_percent_{0};
+  GrowthWatch evictions_;     // main thread (Tick)
+  GrowthWatch dead_letters_;  // main thread (Tick)
+  std::chrono::steady_clock::time_point next_growth_check_;
   mutable std::mutex config_mu_;
 };
 
