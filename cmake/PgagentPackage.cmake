@@ -84,6 +84,19 @@ pgagent_man_page(pgagent-collectord 8 "PostgreSQL, system and log sampler of pga
 pgagent_man_page(pgagent-shipperd 8 "buffering and delivery daemon of pgagent")
 pgagent_man_page(pgagentctl 1 "status, buffer and checks of the pgagent daemons")
 add_custom_target(pgagent-man ALL DEPENDS ${PGAGENT_MAN_OUTPUTS})
+# Runs after the programs' own install() rules (CMP0082: in the order of declaration).
+install(CODE [[
+  foreach(program sbin/pgagent-collectord sbin/pgagent-shipperd bin/pgagentctl)
+    set(file "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}/${program}")
+    if(EXISTS "${file}")
+      execute_process(COMMAND strip --strip-unneeded --remove-section=.comment
+                              --remove-section=.note "${file}" RESULT_VARIABLE failed)
+      if(failed)
+        message(FATAL_ERROR "strip ${file} failed")
+      endif()
+    endif()
+  endforeach()
+]])
 install(FILES ${PGAGENT_CHANGELOG_GZ} DESTINATION ${PGAGENT_DOC_DIR}
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 
@@ -93,7 +106,9 @@ set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
 set(CPACK_PACKAGE_VENDOR "Bitville")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "PostgreSQL monitoring agent for the Bitville listener")
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
-set(CPACK_STRIP_FILES TRUE)
+# Stripped by the install(CODE) below as dh_strip does (CPack's plain strip leaves .comment,
+# which lintian reports as binary-has-unneeded-section).
+set(CPACK_STRIP_FILES FALSE)
 
 set(CPACK_DEBIAN_FILE_NAME "DEB-DEFAULT")  # bitville-pgagent_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "Bitville pgagent maintainers <pgagent@bitville.invalid>")
@@ -102,16 +117,18 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 # The synopsis is CPACK_PACKAGE_DESCRIPTION_SUMMARY; this is the extended description.
 # Lines of at most 80 characters (lintian: extended-description-line-too-long).
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "pgagent-collectord samples PostgreSQL (pg_stat_activity, pg_stat_statements,
-...), /proc and the PostgreSQL logs; pgagent-shipperd buffers the records on
-disk and delivers them over HTTPS to the Bitville listener. Both run as
+    "pgagent-collectord samples PostgreSQL (pg_stat_activity, pg_stat_statements
+and more), /proc and the PostgreSQL logs; pgagent-shipperd buffers the records
+on disk and delivers them over HTTPS to the Bitville listener. Both run as
 unprivileged, sandboxed systemd services grouped by pgagent.target (or
 pgagent@<instance>.target, one per cluster); pgagentctl shows their health and
 manages the buffer. Not to be confused with pgAdmin's job scheduler, the
 Debian package pgagent.")
-# The agent was packaged as "pgagent" up to 0.1.0: take its place and its files. pgAdmin's
-# pgagent (4.x in Debian 12) is a different program and may stay installed next to it.
-set(CPACK_DEBIAN_PACKAGE_CONFLICTS "pgagent (<< 1.0~)")
+# The agent was packaged as "pgagent" up to 0.1.0: take its place and its files (Breaks and
+# Replaces, as Debian policy 7.6.2 has it for files moving between packages; apt then removes
+# the old package). pgAdmin's pgagent (4.x in Debian 12) is a different program and may stay
+# installed next to it.
+set(CPACK_DEBIAN_PACKAGE_BREAKS "pgagent (<< 1.0~)")
 set(CPACK_DEBIAN_PACKAGE_REPLACES "pgagent (<< 1.0~)")
 # Runtime libraries of the binaries, as dpkg-shlibdeps computes them on Debian 12 (the
 # libspdlog1.10-fmt9 virtual package pins spdlog's fmt ABI); tests/packaging checks that the

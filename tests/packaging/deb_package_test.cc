@@ -281,14 +281,14 @@ TEST_F(InstalledDebPackageTest, FileIsNamedAfterPackageVersionAndArchitecture) {
 }
 
 // apt must never offer pgAdmin's job scheduler (Debian's "pgagent", 4.x) as an upgrade of
-// the monitoring agent: the package has its own name, and takes over (Conflicts/Replaces)
+// the monitoring agent: the package has its own name, and takes over (Breaks/Replaces)
 // only the agent's own old package "pgagent" (0.1.0 and earlier), not pgAdmin's.
 TEST_F(InstalledDebPackageTest, HasItsOwnNameAndReplacesOnlyTheAgentsOldPackage) {
   const fs::path& deb = PackageUnderTest().deb;
   const CommandResult fields = RunCommand("dpkg-deb -f " + ShellQuote(deb.string()) +
-                                          " Package Conflicts Replaces");
+                                          " Package Breaks Replaces");
   EXPECT_EQ(fields.output, std::string("Package: ") + kPackage +
-                               "\nConflicts: pgagent (<< 1.0~)\nReplaces: pgagent (<< 1.0~)\n");
+                               "\nBreaks: pgagent (<< 1.0~)\nReplaces: pgagent (<< 1.0~)\n");
   EXPECT_EQ(RunCommand("dpkg --compare-versions 0.1.0 lt 1.0~").exit_code, 0);
   EXPECT_NE(RunCommand("dpkg --compare-versions 4.2.2-1 lt 1.0~").exit_code, 0);
 }
