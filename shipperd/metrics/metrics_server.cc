@@ -88,7 +88,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& a
                                                             std::function<std::string()> render) {
   PGAGENT_ASSIGN_OR_RETURN(ParsedAddress parsed, ParseLoopback(address));
   std::unique_ptr<MetricsServer> server(new MetricsServer(std::move(render)));
-  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD;  // no error log: stderr is JSON
   if (parsed.storage.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   server->daemon_ = MHD_start_daemon(
       flags, 0, nullptr, nullptr, &OnRequest, &server->render_, MHD_OPTION_SOCK_ADDR,

@@ -74,7 +74,7 @@ void AddCommon(Families& m, const std::string& component, const AgentHealth& h) 
   m.Add("pgagent_cpu_percent", "gauge",
         "CPU share of one core over the last health interval, percent.", l, h.cpu_percent());
   for (const auto& [name, value] : std::map(h.counters().begin(), h.counters().end())) {
-    m.Add("pgagent_health_counter", "gauge",
+    m.Add("pgagent_health_value", "gauge",
           "A counter of the daemon's health record, by name (most count since the daemon "
           "started).",
           l + ",name=\"" + Escape(name) + "\"", static_cast<double>(value));

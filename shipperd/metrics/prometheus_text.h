@@ -1,7 +1,7 @@
 // The Prometheus text exposition format (version 0.0.4) of both daemons' health: shipperd's
 // own, its buffer, and collectord's as collectord's control socket answered (absent when it
 // could not be asked: pgagent_up{component="collectord"} 0). Fixed health fields are typed
-// metrics; the health record's free-form counters map is pgagent_health_counter{component,
+// metrics; the health record's free-form counters map is pgagent_health_value{component,
 // name} (most are cumulative since that daemon started).
 // Thread-safety: pure function.
 #pragma once

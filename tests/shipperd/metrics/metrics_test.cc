@@ -103,7 +103,7 @@ TEST_F(MetricsTest, TheExpositionTextPassesPromtoolWithBothDaemonsAndWithCollect
   EXPECT_NE(text.find("pgagent_breaker_state{state=\"open\"} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("pgagent_collector_runs_total{collector=\"pg_stat_activity\"} 4\n"),
             std::string::npos);
-  EXPECT_NE(text.find("pgagent_health_counter{component=\"shipperd\",name=\"records_delivered\"} 7\n"),
+  EXPECT_NE(text.find("pgagent_health_value{component=\"shipperd\",name=\"records_delivered\"} 7\n"),
             std::string::npos);
   EXPECT_NE(text.find("pgagent_log_following 0\n"), std::string::npos);
   snapshot.collectord.reset();
