@@ -44,6 +44,10 @@ std::string Unescape(const std::string& s) {
 Status SaveServerLogSettings(const std::string& state_dir, const ServerLogSettings& settings) {
   std::string text;
   for (const auto& [name, value] : settings) text += name + "=" + Escape(value) + "\n";
+  // Before the offset store, which creates the directory too, exists.
+  if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoStatus(state_dir + ": cannot create", errno);
+  }
   const std::string path = state_dir + kFileName;
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -269,6 +269,7 @@ std::pair<int, std::string> CtlStatus(const std::string& config, bool json) {
 TEST_F(LifecycleTest, TheDaemonWarnsOnceAboutMissingPrivilegesAndStatusIsDegraded) {
   const std::string config =
       Config("[agent]\ncontrol_dir = " + dir_ + "/run\n", "nobody_special");
+  ::mkdir((dir_ + "/run").c_str(), 0770);  // as systemd's RuntimeDirectory= would
   auto shipper = ChildProcess::Start({Bin("shipperd/pgagent-shipperd"), config}, dir_ + "/shipperd.log");
   auto collector = ChildProcess::Start({Bin("collectord/pgagent-collectord"), config}, dir_ + "/collectord.log");
   ASSERT_TRUE(shipper.ok() && collector.ok());
@@ -283,7 +284,7 @@ TEST_F(LifecycleTest, TheDaemonWarnsOnceAboutMissingPrivilegesAndStatusIsDegrade
   // Three more cycles (interval_s = 2): still warned only once.
   ASSERT_TRUE(testing::WaitUntil([&] {
     return CtlStatus(config, false).second.find("lacks pg_monitor") != std::string::npos;
-  }, 20s));
+  }, 20s)) << CtlStatus(config, false).second << ReadLog("collectord.log");
   std::this_thread::sleep_for(6s);
   EXPECT_EQ(count("collector.insufficient_privilege"), 1u) << ReadLog("collectord.log");
   const auto [code, out] = CtlStatus(config, false);
@@ -313,7 +314,7 @@ TEST_F(LifecycleTest, AuthenticationFailuresAreShippedWhileTheRoleCannotConnect)
         << ReadLog("first.log");
     EXPECT_EQ((*collector)->Stop(15s), 0);
   }
-  ASSERT_TRUE(std::ifstream(dir_ + "/state/server_log_settings").good());
+  ASSERT_TRUE(std::ifstream(dir_ + "/state/server_log_settings").good()) << ReadLog("first.log");
   ASSERT_TRUE(listener_->Reset().ok());
   std::string text = ReadLog("pgagent.ini");
   text.replace(text.find("user = monitor"), 14, "user = no_such_role_i17");

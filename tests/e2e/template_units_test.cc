@@ -6,6 +6,7 @@
 // /var/lib/pgagent moved into a temporary root. It checks that each instance delivers its
 // own cluster's data under its own key, keeps its own buffer, offsets and sockets, and that
 // pgagentctl reaches each instance's daemons.
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -162,21 +163,19 @@ class TemplateUnitsTest : public ::testing::Test {
     processes_[name] = std::move(*child);
   }
 
-  // Rows the listener stored for `project` whose data mentions `text`.
+  // Rows the listener stored for `project` (the project of the API key used) whose JSON
+  // mentions `text`.
   int RowsMentioning(const std::string& project, const std::string& text) {
-    auto rows = listener_->StoredJson();
+    auto rows = listener_->StoredRows();
     if (!rows.ok()) return 0;
     int n = 0;
-    // One row per line would be easier; the array is searched row by row instead.
-    const std::string& json = *rows;
-    for (size_t at = json.find("\"row_id\""); at != std::string::npos;) {
-      const size_t next = json.find("\"row_id\"", at + 1);
-      const std::string row = json.substr(at, next == std::string::npos ? std::string::npos : next - at);
-      if (row.find("\"project\": \"" + project + "\"") != std::string::npos ||
-          row.find("\"project\":\"" + project + "\"") != std::string::npos) {
-        if (row.find(text) != std::string::npos) ++n;
-      }
-      at = next;
+    for (const auto& value : rows->values()) {
+      const auto& fields = value.struct_value().fields();
+      auto it = fields.find("project");
+      if (it == fields.end() || it->second.string_value() != project) continue;
+      std::string json;
+      if (!google::protobuf::util::MessageToJsonString(value, &json).ok()) continue;
+      if (json.find(text) != std::string::npos) ++n;
     }
     return n;
   }
@@ -193,12 +192,13 @@ TEST_F(TemplateUnitsTest, TwoInstancesRunAtOnceEachWithItsOwnClusterKeyAndDirect
     StartUnit("pgagent-shipperd@.service", instance, "shipperd/pgagent-shipperd");
     StartUnit("pgagent-collectord@.service", instance, "collectord/pgagent-collectord");
   }
-  for (const std::string instance : {"alpha", "beta"}) {
-    ASSERT_TRUE(clusters_[instance]->Psql("SELECT count(*) FROM only_in_" + instance).ok());
-  }
   const std::string alpha_project = listener_->options().project;
   bool both = false;
   for (int i = 0; i < 120 && !both; ++i) {
+    // Statements are sent by their calls since the previous cycle: keep calling.
+    for (const std::string instance : {"alpha", "beta"}) {
+      ASSERT_TRUE(clusters_[instance]->Psql("SELECT count(*) FROM only_in_" + instance).ok());
+    }
     both = RowsMentioning(alpha_project, "only_in_alpha") > 0 &&
            RowsMentioning("beta-project", "only_in_beta") > 0;
     if (!both) std::this_thread::sleep_for(500ms);  // polling the real listener, not timing

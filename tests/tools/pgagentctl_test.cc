@@ -379,7 +379,7 @@ TEST_F(PgagentctlDownTest, AStaleSocketCountsAsDown) {
   ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   close(fd);
   RunOutput run = Ctl({"status"});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_code, 2);
   EXPECT_TRUE(Contains(run.out, "shipperd: down (not running: nobody listens on")) << run.out;
 }
 
