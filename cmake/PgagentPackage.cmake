@@ -135,7 +135,7 @@ set(CPACK_DEBIAN_PACKAGE_REPLACES "pgagent (<< 1.0~)")
 # package of every library the installed binaries load is named. Then what the maintainer
 # scripts use (adduser, deb-systemd-invoke).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6 (>= 2.34), libstdc++6 (>= 11), libgcc-s1 (>= 3.0), libpq5 (>= 9.0~), libzmq5 (>= 4.0.1+dfsg), libprotobuf32 (>= 3.21.12), libcurl4 (>= 7.16.2), liblmdb0 (>= 0.9.7), libspdlog1.10, libspdlog1.10-fmt9, libinih1 (>= 40), libsystemd0, libuuid1 (>= 2.16), adduser, init-system-helpers (>= 1.52)")
+    "libc6 (>= 2.34), libstdc++6 (>= 11), libgcc-s1 (>= 3.0), libpq5 (>= 9.0~), libzmq5 (>= 4.0.1+dfsg), libprotobuf32 (>= 3.21.12), libcurl4 (>= 7.16.2), liblmdb0 (>= 0.9.7), libspdlog1.10, libspdlog1.10-fmt9, libinih1 (>= 40), libsystemd0, libuuid1 (>= 2.16), libmicrohttpd12 (>= 0.9.75), adduser, init-system-helpers (>= 1.52)")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "postgresql")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${PROJECT_SOURCE_DIR}/packaging/postinst;${PROJECT_SOURCE_DIR}/packaging/prerm;${PROJECT_SOURCE_DIR}/packaging/postrm;${PROJECT_SOURCE_DIR}/packaging/conffiles")

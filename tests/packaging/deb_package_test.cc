@@ -452,6 +452,8 @@ TEST_F(InstalledDebPackageTest, EachDaemonUserReachesOnlyItsOwnStateAndNoSecret)
   EXPECT_NE(as("pgagent-collector", "touch /var/lib/pgagent/buffer/probe2"), 0);
   EXPECT_EQ(as("pgagent-collector", "touch /var/lib/pgagent/collectord/probe"), 0);
   EXPECT_NE(as("pgagent-shipper", "touch /var/lib/pgagent/collectord/probe2"), 0);
+  // Purge keeps what the administrator put into /etc/pgagent: this test's key is removed here.
+  EXPECT_EQ(::unlink("/etc/pgagent/credentials/api_key"), 0);
 }
 
 TEST_F(DebPackageLifecycleTest, ReinstallKeepsAnEditedConfigAndItsMode) {

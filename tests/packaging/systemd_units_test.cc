@@ -298,7 +298,7 @@ TEST_F(SystemdUnitsTest, TargetStartsStopsAndRestartsBothServices) {
   for (const char* name : {kCollector, kShipper, kCollectorTemplate, kShipperTemplate}) {
     const UnitSettings unit = ParseUnit(kUnitDir / name);
     EXPECT_EQ(Joined(unit, "WantedBy"), "") << name;
-    EXPECT_EQ(ReadFileText(kUnitDir / name).find("[Install]"), std::string::npos) << name;
+    EXPECT_EQ(ReadFileText(kUnitDir / name).find("\n[Install]"), std::string::npos) << name;
   }
   for (const char* name : {kCollector, kShipper}) {
     EXPECT_EQ(Joined(ParseUnit(kUnitDir / name), "PartOf"), kTarget) << name;
