@@ -15,6 +15,8 @@ PACKAGES=(
   libinih-dev libcli11-dev libsystemd-dev uuid-dev
   python3 openssl ca-certificates procps
   systemd dpkg-dev file
+  libmicrohttpd-dev
+  lintian help2man man-db prometheus
 )
 
 SUDO=""
