@@ -47,7 +47,8 @@ void AssessShipperd(const StatusResponse& status, const Config& config, double n
   }
   const int last = h.delivery_last_status();
   const double backlog_limit = std::max(300.0, 3.0 * static_cast<double>(config.collection.interval_s));
-  if (last != 0 && (last < 200 || last > 299)) {
+  // 429 is the listener's rate limit, not a failure: a backlog it causes shows by its age.
+  if (last != 0 && last != 429 && (last < 200 || last > 299)) {
     reasons.push_back(who + "delivery failing: the last request got HTTP " + std::to_string(last));
   } else if (queue.records() > 0 && queue.oldest_age_s() > backlog_limit) {
     reasons.push_back(who + "delivery failing: the oldest buffered record is " +

@@ -25,7 +25,7 @@ struct StatusVerdict {
 };
 
 // Down: a daemon is not running. Unknown: one could not be asked. Degraded: circuit breaker
-// not closed; delivery failing (last response not 2xx, or the oldest buffered record older
+// not closed; delivery failing (last response not 2xx nor 429, or the oldest buffered record older
 // than max(5 min, 3 intervals)); database unreachable or the role lacking pg_monitor; log not
 // followed; no sampling cycle for 3 intervals; buffer above 80% of its cap; evictions or
 // dead letters in the last hour.
