@@ -14,9 +14,9 @@
 #include "collectord/pg/libpq_session.h"
 #include "collectord/pg/pg_connection.h"
 #include "collectord/pg/privileges.h"
-#include "collectord/server_log_settings.h"
 #include "collectord/pg/statements_collector.h"
 #include "collectord/self_limiter.h"
+#include "collectord/server_log_settings.h"
 #include "collectord/sql/correlation.h"
 #include "collectord/system/backend_resources.h"
 #include "collectord/system/burst_controller.h"
@@ -247,13 +247,14 @@ Result<std::map<std::string, std::string>> ServerOrSavedLogSettings(const Config
   if (!connected.ok()) {
     fetched = connected;
   } else {
-    fetched = FetchLogSettings([&](std::string_view sql)
-                                   -> Result<std::vector<std::pair<std::string, std::string>>> {
-      PGAGENT_ASSIGN_OR_RETURN(PgResult res, parts.connection->Query(sql));
-      std::vector<std::pair<std::string, std::string>> rows;
-      for (const auto& row : res.rows) rows.emplace_back(row[0].value_or(""), row[1].value_or(""));
-      return rows;
-    });
+    fetched = FetchLogSettings(
+        [&](std::string_view sql) -> Result<std::vector<std::pair<std::string, std::string>>> {
+          PGAGENT_ASSIGN_OR_RETURN(PgResult res, parts.connection->Query(sql));
+          std::vector<std::pair<std::string, std::string>> rows;
+          for (const auto& row : res.rows)
+            rows.emplace_back(row[0].value_or(""), row[1].value_or(""));
+          return rows;
+        });
   }
   if (fetched.ok()) {
     if (Status saved = SaveServerLogSettings(config.agent.state_dir, *fetched); !saved.ok()) {
@@ -538,9 +539,9 @@ void CollectorDaemon::RunCycle(bool burst) {
   h.set_db_state(std::string(parts_->connection->StateName()));
   h.set_privilege_problem(parts_->privilege_problem);
   h.set_log_state(parts_->log_source ? "following"
-                                      : "not following: " + (parts_->log_problem.empty()
-                                                                 ? std::string("not set up yet")
-                                                                 : parts_->log_problem));
+                                     : "not following: " + (parts_->log_problem.empty()
+                                                                ? std::string("not set up yet")
+                                                                : parts_->log_problem));
   h.set_skipped_cycles(parts_->skipped_cycles);
   const auto ob = parts_->outbox->stats();
   h.set_ipc_window_records(ob.window.inflight_records);

@@ -74,7 +74,7 @@ struct DatabaseConfig {
 
 struct CollectionConfig {
   int64_t interval_s = 60;
-  std::string log_path = "auto";  // or an absolute path
+  std::string log_path = "auto";                                     // or an absolute path
   std::string log_format = "auto";                                   // auto|stderr|csvlog|jsonlog
   std::string log_line_prefix;    // empty: read log_line_prefix from the server
   std::string log_start = "end";  // end|beginning, when there is no saved offset
@@ -156,7 +156,7 @@ struct AgentConfig {
   int64_t max_cpu_percent = 20;
   std::string control_dir = "/run/pgagent";
   std::string ini_syntax = "auto";  // auto|pgagent|configparser (see LoadConfig)
-  std::string metrics_address;      // shipperd's Prometheus /metrics, e.g. 127.0.0.1:9187; empty: off
+  std::string metrics_address;  // shipperd's Prometheus /metrics, e.g. 127.0.0.1:9187; empty: off
   bool operator==(const AgentConfig&) const = default;
 };
 

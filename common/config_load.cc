@@ -160,7 +160,9 @@ class LineMap {
 class Loader {
  public:
   Loader(const ConfigFiles& files, const Environment& env, const ConfigRequirements& requirements)
-      : path_(files.path), python_agent_path_(files.python_agent_path), env_(env),
+      : path_(files.path),
+        python_agent_path_(files.python_agent_path),
+        env_(env),
         requirements_(requirements) {}
 
   Result<LoadedConfig> Run() {
@@ -451,8 +453,7 @@ Status Loader::ApplyIni(const IniFile& file) {
                                     previous->second.where +
                                     "; an indented line continues the previous key)");
       }
-      warnings_.push_back(where + ": " + KeyName(*spec) + ": overrides " +
-                          previous->second.where);
+      warnings_.push_back(where + ": " + KeyName(*spec) + ": overrides " + previous->second.where);
     }
     if (spec->secret && !entry.value.empty()) {
       ini_secrets_[spec] = where;

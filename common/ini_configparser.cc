@@ -151,8 +151,8 @@ class Interpolator {
   }
 
   Status Error(const Option& option, const std::string& what) const {
-    return InvalidArgumentError(path_ + ":" + std::to_string(option.line) + ": [" +
-                                section_.name + "] " + option.key + ": " + what +
+    return InvalidArgumentError(path_ + ":" + std::to_string(option.line) + ": [" + section_.name +
+                                "] " + option.key + ": " + what +
                                 " (Python configparser interpolation; write %% for a %)");
   }
 

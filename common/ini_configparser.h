@@ -27,7 +27,7 @@ struct IniEntry {
   std::string section;  // lower case
   std::string key;      // lower case
   std::string value;
-  int line = 0;  // of the key's line; 0 when unknown
+  int line = 0;               // of the key's line; 0 when unknown
   bool from_default = false;  // given to this section by [DEFAULT]
 };
 

@@ -104,11 +104,16 @@ void AppendValue(std::string& out, const Field::Value& v) {
 
 std::string JournalPriorityPrefix(Level level) {
   switch (level) {
-    case Level::kDebug: return "<7>";  // LOG_DEBUG
-    case Level::kInfo: return "<6>";   // LOG_INFO
-    case Level::kWarn: return "<4>";   // LOG_WARNING
-    case Level::kError: return "<3>";  // LOG_ERR
-    case Level::kOff: break;
+    case Level::kDebug:
+      return "<7>";  // LOG_DEBUG
+    case Level::kInfo:
+      return "<6>";  // LOG_INFO
+    case Level::kWarn:
+      return "<4>";  // LOG_WARNING
+    case Level::kError:
+      return "<3>";  // LOG_ERR
+    case Level::kOff:
+      break;
   }
   return "<6>";
 }

@@ -16,13 +16,13 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/daemon.h"
 #include "common/status.h"
 #include "shipperd/buffer/record_buffer.h"
 #include "shipperd/delivery/dispatcher.h"
 #include "shipperd/delivery/transport.h"
 #include "shipperd/ingest/ingest_server.h"
 #include "shipperd/metrics/growth_watch.h"
-#include "common/daemon.h"
 
 namespace pgagent {
 

@@ -27,7 +27,8 @@ Result<ParsedAddress> ParseLoopback(const std::string& address) {
   std::string host = address.substr(0, colon);
   const std::string port_text = address.substr(colon + 1);
   int port = -1;
-  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535) {
     return bad("the port is not a number 0..65535");
   }
@@ -47,7 +48,8 @@ Result<ParsedAddress> ParseLoopback(const std::string& address) {
   auto* in = reinterpret_cast<sockaddr_in*>(&parsed.storage);
   in->sin_family = AF_INET;
   in->sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, host.c_str(), &in->sin_addr) != 1 || (ntohl(in->sin_addr.s_addr) >> 24) != 127) {
+  if (inet_pton(AF_INET, host.c_str(), &in->sin_addr) != 1 ||
+      (ntohl(in->sin_addr.s_addr) >> 24) != 127) {
     return bad("only a loopback address is allowed (127.0.0.1, [::1], localhost)");
   }
   parsed.length = sizeof(sockaddr_in);
@@ -56,8 +58,8 @@ Result<ParsedAddress> ParseLoopback(const std::string& address) {
 
 MHD_Result Reply(MHD_Connection* connection, unsigned int code, const std::string& body,
                  const char* type) {
-  MHD_Response* response = MHD_create_response_from_buffer(body.size(), const_cast<char*>(body.data()),
-                                                           MHD_RESPMEM_MUST_COPY);
+  MHD_Response* response = MHD_create_response_from_buffer(
+      body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
   const MHD_Result queued = MHD_queue_response(connection, code, response);
@@ -66,8 +68,8 @@ MHD_Result Reply(MHD_Connection* connection, unsigned int code, const std::strin
 }
 
 MHD_Result OnRequest(void* cls, MHD_Connection* connection, const char* url, const char* method,
-                     const char* /*version*/, const char* /*upload_data*/,
-                     size_t* upload_data_size, void** /*con_cls*/) {
+                     const char* /*version*/, const char* /*upload_data*/, size_t* upload_data_size,
+                     void** /*con_cls*/) {
   auto* render = static_cast<std::function<std::string()>*>(cls);
   if (*upload_data_size != 0) {
     *upload_data_size = 0;  // a body is not expected; drop it

@@ -133,15 +133,17 @@ TEST_F(ConfigPythonTest, ThePythonAgentsPasswordWorksAndTheDifferenceIsAWarningW
   auto loaded = LoadConfig(ConfigFiles{"", python}, {{"BITVILLE_PG_LISTENER_API_KEY", "k"}}, {});
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_EQ(loaded->config.database.password, "pa%ss ;word");
-  EXPECT_THAT(loaded->warnings,
-              Contains(AllOf(HasSubstr(python + ":2: [database] password: pgagent's INI syntax "
-                                       "and Python's configparser read this value differently"),
-                             HasSubstr("because it is the Python agent's file"),
-                             Not(HasSubstr("pa%")), Not(HasSubstr(";word")))));
+  EXPECT_THAT(
+      loaded->warnings,
+      Contains(AllOf(HasSubstr(python + ":2: [database] password: pgagent's INI syntax "
+                                        "and Python's configparser read this value differently"),
+                     HasSubstr("because it is the Python agent's file"), Not(HasSubstr("pa%")),
+                     Not(HasSubstr(";word")))));
 }
 
 TEST_F(ConfigPythonTest, IniSyntaxKeyOrTheBitvilleDirectoryChooseConfigparser) {
-  const std::string text = "[agent]\nini_syntax = configparser\n[database]\npassword = pa%%ss ;word\n";
+  const std::string text =
+      "[agent]\nini_syntax = configparser\n[database]\npassword = pa%%ss ;word\n";
   auto by_key = LoadConfig(Write("a.ini", text), {}, {});
   ASSERT_TRUE(by_key.ok()) << by_key.status().ToString();
   EXPECT_EQ(by_key->config.database.password, "pa%ss ;word");
@@ -157,8 +159,9 @@ TEST_F(ConfigPythonTest, PgagentsOwnFileKeepsLibinihsRulesAndWarnsWhereConfigpar
   auto loaded = LoadConfig(Write("pgagent.ini", "[database]\npassword = pa%%ss ;word\n"), {}, {});
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_EQ(loaded->config.database.password, "pa%%ss");
-  EXPECT_THAT(loaded->warnings, Contains(AllOf(HasSubstr("[database] password"),
-                                               HasSubstr("set [agent] ini_syntax = configparser"))));
+  EXPECT_THAT(loaded->warnings,
+              Contains(AllOf(HasSubstr("[database] password"),
+                             HasSubstr("set [agent] ini_syntax = configparser"))));
   auto plain = LoadConfig(Write("plain.ini", "[database]\nport = 5433\n"), {}, {});
   ASSERT_TRUE(plain.ok());
   EXPECT_THAT(plain->warnings, Not(Contains(HasSubstr("differently"))));
@@ -199,7 +202,8 @@ TEST_F(ConfigPythonTest, StartsFromTheEnvironmentAloneWithoutAnyIniFile) {
 }
 
 TEST_F(ConfigPythonTest, TheExamplesPlaceholdersAreRejectedWithoutEchoingSecrets) {
-  auto password = LoadConfig(Write("p.ini", "[database]\npassword = <your-password-here>\n"), {}, {});
+  auto password =
+      LoadConfig(Write("p.ini", "[database]\npassword = <your-password-here>\n"), {}, {});
   ASSERT_FALSE(password.ok());
   EXPECT_THAT(password.status().message(),
               AllOf(HasSubstr("p.ini:2: [database] password: the value is a placeholder"),

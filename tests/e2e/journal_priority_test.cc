@@ -36,8 +36,8 @@ class JournalPriorityTest : public ::testing::Test {
     const std::string binary = testing::BinaryDir() + "/collectord/pgagent-collectord";
     const std::string script =
         "exec 2>'" + err + "'; " +
-        (journal ? "JOURNAL_STREAM=$(stat -c %d:%i '" + err + "') " : std::string("")) +
-        "exec '" + binary + "' --config '" + config_ + "' --once";
+        (journal ? "JOURNAL_STREAM=$(stat -c %d:%i '" + err + "') " : std::string("")) + "exec '" +
+        binary + "' --config '" + config_ + "' --once";
     auto run = testing::RunProcess({"/bin/sh", "-c", script});
     EXPECT_TRUE(run.ok());
     std::ifstream in(err);
@@ -53,8 +53,9 @@ class JournalPriorityTest : public ::testing::Test {
 TEST_F(JournalPriorityTest, LinesCarryTheirSyslogPriorityWhenStderrIsTheJournalStream) {
   const std::string err = StderrOfOnce(true);
   EXPECT_NE(err.find("<4>{\"ts\":"), std::string::npos) << err;
-  EXPECT_NE(err.find("\"level\":\"warn\",\"component\":\"collectord\",\"event\":\"config.warning\""),
-            std::string::npos)
+  EXPECT_NE(
+      err.find("\"level\":\"warn\",\"component\":\"collectord\",\"event\":\"config.warning\""),
+      std::string::npos)
       << err;
 }
 

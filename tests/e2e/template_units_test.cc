@@ -62,7 +62,8 @@ struct UnitRun {
 // Reads systemd/<unit>, expands %i and moves the host paths below `root`.
 UnitRun ReadUnit(const std::string& unit, const std::string& instance, const std::string& root,
                  const std::string& binary) {
-  std::string text = ReplaceAll(ReadAll(fs::path(PGAGENT_SOURCE_DIR) / "systemd" / unit), "%i", instance);
+  std::string text =
+      ReplaceAll(ReadAll(fs::path(PGAGENT_SOURCE_DIR) / "systemd" / unit), "%i", instance);
   for (const char* dir : {"/etc/pgagent", "/run/pgagent", "/var/lib/pgagent"}) {
     text = ReplaceAll(text, std::string("=") + dir, "=" + root + dir);
     text = ReplaceAll(text, std::string(" ") + dir, " " + root + dir);
@@ -105,9 +106,11 @@ class TemplateUnitsTest : public ::testing::Test {
       auto cluster = PgCluster::Start();
       ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
       // A table only this cluster has: its name shows up in that cluster's statements.
-      ASSERT_TRUE((*cluster)->Psql("CREATE ROLE monitor LOGIN; GRANT pg_monitor TO monitor;"
-                                   "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
-                                   "CREATE TABLE only_in_" + instance + " (x int);")
+      ASSERT_TRUE((*cluster)
+                      ->Psql("CREATE ROLE monitor LOGIN; GRANT pg_monitor TO monitor;"
+                             "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
+                             "CREATE TABLE only_in_" +
+                             instance + " (x int);")
                       .ok());
       clusters_[instance] = std::move(*cluster);
       WriteInstanceFiles(instance);
@@ -225,10 +228,10 @@ TEST_F(TemplateUnitsTest, TwoInstancesRunAtOnceEachWithItsOwnClusterKeyAndDirect
   for (const std::string instance : {"alpha", "beta"}) {
     testing::RunOptions options;
     options.env = env_[instance];
-    auto status = testing::RunProcess({testing::BinaryDir() + "/tools/pgagentctl/pgagentctl",
-                                       "--config", root_ + "/etc/pgagent/" + instance + ".ini",
-                                       "status"},
-                                      options);
+    auto status =
+        testing::RunProcess({testing::BinaryDir() + "/tools/pgagentctl/pgagentctl", "--config",
+                             root_ + "/etc/pgagent/" + instance + ".ini", "status"},
+                            options);
     ASSERT_TRUE(status.ok());
     EXPECT_NE(status->exit_code, 2) << status->out << status->err;
     EXPECT_NE(status->out.find("collectord: up (pid " +

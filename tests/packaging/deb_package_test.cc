@@ -41,9 +41,9 @@ const fs::path kBinaryDir = PGAGENT_BINARY_DIR;
 const std::vector<std::string> kUsers = {"pgagent-collector", "pgagent-shipper"};
 const std::vector<std::string> kInstalledBinaries = {
     "/usr/sbin/pgagent-collectord", "/usr/sbin/pgagent-shipperd", "/usr/bin/pgagentctl"};
-const std::vector<std::string> kUnits = {"pgagent-collectord.service", "pgagent-shipperd.service",
-                                         "pgagent.target", "pgagent-collectord@.service",
-                                         "pgagent-shipperd@.service", "pgagent@.target"};
+const std::vector<std::string> kUnits = {
+    "pgagent-collectord.service",  "pgagent-shipperd.service",  "pgagent.target",
+    "pgagent-collectord@.service", "pgagent-shipperd@.service", "pgagent@.target"};
 constexpr const char* kPackage = "bitville-pgagent";
 const std::string kDocDir = std::string("/usr/share/doc/") + kPackage;
 // Installed manual pages: command -> page.
@@ -212,8 +212,8 @@ const BuiltPackage& PackageUnderTest() {
   static TempDir work;
   static const BuiltPackage package = [] {
     if (::geteuid() != 0) return BuiltPackage{"the package tests need root (dpkg -i)", {}};
-    const bool old_name = RunCommand("dpkg-query -W -f='${db:Status-Status}' pgagent").output ==
-                          "installed";
+    const bool old_name =
+        RunCommand("dpkg-query -W -f='${db:Status-Status}' pgagent").output == "installed";
     if (PackageState() != "not-installed" || old_name || UserExists("pgagent-collector") ||
         UserExists("pgagent-shipper") || GroupExists("pgagent")) {
       return BuiltPackage{
@@ -271,8 +271,7 @@ class DebPackageLifecycleTest : public ::testing::Test {
 
 TEST_F(InstalledDebPackageTest, FileIsNamedAfterPackageVersionAndArchitecture) {
   const fs::path& deb = PackageUnderTest().deb;
-  EXPECT_EQ(deb.filename().string(),
-            std::string(kPackage) + "_" + PGAGENT_VERSION + "_amd64.deb");
+  EXPECT_EQ(deb.filename().string(), std::string(kPackage) + "_" + PGAGENT_VERSION + "_amd64.deb");
   const CommandResult fields =
       RunCommand("dpkg-deb -f " + ShellQuote(deb.string()) + " Package Version Architecture");
   std::cout << fields.output;
@@ -285,8 +284,8 @@ TEST_F(InstalledDebPackageTest, FileIsNamedAfterPackageVersionAndArchitecture) {
 // only the agent's own old package "pgagent" (0.1.0 and earlier), not pgAdmin's.
 TEST_F(InstalledDebPackageTest, HasItsOwnNameAndReplacesOnlyTheAgentsOldPackage) {
   const fs::path& deb = PackageUnderTest().deb;
-  const CommandResult fields = RunCommand("dpkg-deb -f " + ShellQuote(deb.string()) +
-                                          " Package Breaks Replaces");
+  const CommandResult fields =
+      RunCommand("dpkg-deb -f " + ShellQuote(deb.string()) + " Package Breaks Replaces");
   EXPECT_EQ(fields.output, std::string("Package: ") + kPackage +
                                "\nBreaks: pgagent (<< 1.0~)\nReplaces: pgagent (<< 1.0~)\n");
   EXPECT_EQ(RunCommand("dpkg --compare-versions 0.1.0 lt 1.0~").exit_code, 0);
@@ -314,15 +313,16 @@ TEST_F(InstalledDebPackageTest, EachCommandHasAManualPageMadeFromItsHelp) {
     const FileInfo f = Stat(page);
     ASSERT_TRUE(f.exists) << page;
     EXPECT_EQ(f.mode, 0644u) << page;
-    const CommandResult rendered =
-        RunCommand("MANWIDTH=100 man --warnings -E UTF-8 -l " + ShellQuote(page) + " 2>&1 >/dev/null");
+    const CommandResult rendered = RunCommand("MANWIDTH=100 man --warnings -E UTF-8 -l " +
+                                              ShellQuote(page) + " 2>&1 >/dev/null");
     EXPECT_EQ(rendered.output, "") << page;
     const CommandResult text = RunCommand("MANWIDTH=100 man -l " + ShellQuote(page) + " | col -b");
     EXPECT_NE(text.output.find(command), std::string::npos) << text.output;
     EXPECT_NE(text.output.find("--config"), std::string::npos) << text.output;
     EXPECT_NE(text.output.find("EXIT STATUS"), std::string::npos) << text.output;
   }
-  const CommandResult ctl = RunCommand("MANWIDTH=100 man -l " + kManPages.at("pgagentctl") + " | col -b");
+  const CommandResult ctl =
+      RunCommand("MANWIDTH=100 man -l " + kManPages.at("pgagentctl") + " | col -b");
   for (const char* word : {"degraded", "healthy", "--send-test-record", "--instance"}) {
     EXPECT_NE(ctl.output.find(word), std::string::npos) << word << "\n" << ctl.output;
   }

@@ -82,8 +82,8 @@ class SystemdUnitsTest : public ::testing::Test {
     const std::map<std::string, std::string> binaries = {
         {"/usr/sbin/pgagent-collectord", PGAGENT_COLLECTORD_BINARY},
         {"/usr/sbin/pgagent-shipperd", PGAGENT_SHIPPERD_BINARY}};
-    for (const char* name : {kCollector, kShipper, kTarget, kCollectorTemplate, kShipperTemplate,
-                             kTargetTemplate}) {
+    for (const char* name :
+         {kCollector, kShipper, kTarget, kCollectorTemplate, kShipperTemplate, kTargetTemplate}) {
       std::string text = ReadFileText(kUnitDir / name);
       ASSERT_FALSE(text.empty()) << kUnitDir / name;
       for (const auto& [installed, built] : binaries) {
@@ -140,10 +140,9 @@ TEST_F(SystemdUnitsTest, VerifyFindsNoProblemInTheServicesAndTheTarget) {
 }
 
 TEST_F(SystemdUnitsTest, VerifyFindsNoProblemInAnInstanceOfTheTemplateUnits) {
-  const CommandResult result =
-      RunCommand("systemd-analyze verify --man=no " + Copy("pgagent@alpha.target") + " " +
-                 Copy("pgagent-collectord@alpha.service") + " " +
-                 Copy("pgagent-shipperd@alpha.service"));
+  const CommandResult result = RunCommand(
+      "systemd-analyze verify --man=no " + Copy("pgagent@alpha.target") + " " +
+      Copy("pgagent-collectord@alpha.service") + " " + Copy("pgagent-shipperd@alpha.service"));
   std::cout << "systemd-analyze verify (instance alpha): exit " << result.exit_code
             << ", output: \"" << result.output << "\"" << std::endl;
   EXPECT_EQ(result.exit_code, 0);
@@ -165,7 +164,8 @@ TEST_F(SystemdUnitsTest, TemplateUnitsGiveEachInstanceItsOwnFilesAndDirectories)
   const UnitSettings shipper = ParseUnit(kUnitDir / kShipperTemplate);
   EXPECT_EQ(Joined(collector, "ExecStart"),
             "/usr/sbin/pgagent-collectord --config /etc/pgagent/%i.ini");
-  EXPECT_EQ(Joined(shipper, "ExecStart"), "/usr/sbin/pgagent-shipperd --config /etc/pgagent/%i.ini");
+  EXPECT_EQ(Joined(shipper, "ExecStart"),
+            "/usr/sbin/pgagent-shipperd --config /etc/pgagent/%i.ini");
   EXPECT_EQ(Joined(collector, "LoadCredential"),
             "db_password:/etc/pgagent/credentials/%i/db_password");
   EXPECT_EQ(Joined(shipper, "LoadCredential"), "api_key:/etc/pgagent/credentials/%i/api_key");
@@ -183,10 +183,10 @@ TEST_F(SystemdUnitsTest, TemplateUnitsGiveEachInstanceItsOwnFilesAndDirectories)
                       "BITVILLE_PG_AGENT_STATE_DIR=/var/lib/pgagent/%i/collectord"));
   EXPECT_TRUE(HasWord(Joined(shipper, "Environment"),
                       "BITVILLE_PG_BUFFER_PATH=/var/lib/pgagent/%i/buffer"));
-  EXPECT_TRUE(HasWord(Joined(shipper, "InaccessiblePaths"),
-                      "-/etc/pgagent/credentials/%i/db_password"));
-  EXPECT_TRUE(HasWord(Joined(collector, "InaccessiblePaths"),
-                      "-/etc/pgagent/credentials/%i/api_key"));
+  EXPECT_TRUE(
+      HasWord(Joined(shipper, "InaccessiblePaths"), "-/etc/pgagent/credentials/%i/db_password"));
+  EXPECT_TRUE(
+      HasWord(Joined(collector, "InaccessiblePaths"), "-/etc/pgagent/credentials/%i/api_key"));
   const UnitSettings target = ParseUnit(kUnitDir / kTargetTemplate);
   EXPECT_EQ(Joined(target, "Wants"), "pgagent-shipperd@%i.service pgagent-collectord@%i.service");
   EXPECT_EQ(Joined(target, "WantedBy"), "multi-user.target");
@@ -195,11 +195,13 @@ TEST_F(SystemdUnitsTest, TemplateUnitsGiveEachInstanceItsOwnFilesAndDirectories)
 // Apart from the per-instance lines, a template is its single-cluster unit: a hardening
 // change made to one and forgotten in the other is caught here.
 TEST_F(SystemdUnitsTest, TemplatesDifferFromTheSingleClusterUnitsOnlyInPerInstanceLines) {
-  const std::set<std::string> per_instance = {
-      "Description", "After", "PartOf", "EnvironmentFile", "ExecStart", "RuntimeDirectory",
-      "StateDirectory", "LoadCredential", "Environment", "InaccessiblePaths"};
-  for (const auto& [single, templ] : {std::pair{kCollector, kCollectorTemplate},
-                                      std::pair{kShipper, kShipperTemplate}}) {
+  const std::set<std::string> per_instance = {"Description",    "After",
+                                              "PartOf",         "EnvironmentFile",
+                                              "ExecStart",      "RuntimeDirectory",
+                                              "StateDirectory", "LoadCredential",
+                                              "Environment",    "InaccessiblePaths"};
+  for (const auto& [single, templ] :
+       {std::pair{kCollector, kCollectorTemplate}, std::pair{kShipper, kShipperTemplate}}) {
     UnitSettings a = ParseUnit(kUnitDir / single);
     UnitSettings b = ParseUnit(kUnitDir / templ);
     for (const auto& key : per_instance) {
@@ -310,9 +312,9 @@ TEST_F(SystemdUnitsTest, SingleClusterUnitsReadThePythonAgentsFilesWhenPresent) 
   for (const char* name : {kCollector, kShipper}) {
     const UnitSettings unit = ParseUnit(kUnitDir / name);
     EXPECT_EQ(Joined(unit, "EnvironmentFile"), "-/etc/bitville/postgres-agent.env") << name;
-    EXPECT_NE(Joined(unit, "ExecStart").find(
-                  " --python-agent-config /etc/bitville/postgres-agent.ini"),
-              std::string::npos)
+    EXPECT_NE(
+        Joined(unit, "ExecStart").find(" --python-agent-config /etc/bitville/postgres-agent.ini"),
+        std::string::npos)
         << name;
   }
 }

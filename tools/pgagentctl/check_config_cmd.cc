@@ -69,8 +69,8 @@ std::string RemoteDatabaseWarning(const Config& config) {
 int RunCheckConfig(const GlobalOptions& options, const std::string& path, bool print_values) {
   pgagent::v1::ConfigCheckReport report;
   report.set_path(ResolveCtlConfigPath(options, path));
-  auto loaded = LoadConfig(CtlConfigFiles(options, path), CtlEnvironment(options),
-                           ConfigRequirements{});
+  auto loaded =
+      LoadConfig(CtlConfigFiles(options, path), CtlEnvironment(options), ConfigRequirements{});
   report.set_ok(loaded.ok());
   if (!loaded.ok()) {
     report.set_error(loaded.status().message());

@@ -117,7 +117,8 @@ int Main(int argc, char** argv) {
     return kExitOk;
   }
   const std::string& instance = args.global.instance;
-  if (instance.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+  if (instance.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
           std::string::npos ||
       instance.starts_with('.')) {
     std::fprintf(stderr, "pgagentctl: --instance %s: letters, digits, '_', '.', '-' only\n",

@@ -68,7 +68,8 @@ void PrintCollectord(const pgagent::v1::StatusResponse& status) {
               h.db_state().empty() ? "unknown" : h.db_state().c_str(),
               static_cast<unsigned long long>(h.skipped_cycles()), h.shedding() ? "YES" : "no");
   std::printf("  log: %s\n", h.log_state().empty() ? "unknown" : h.log_state().c_str());
-  if (!h.privilege_problem().empty()) std::printf("  privileges: %s\n", h.privilege_problem().c_str());
+  if (!h.privilege_problem().empty())
+    std::printf("  privileges: %s\n", h.privilege_problem().c_str());
   std::printf("  log lag: %s; IPC window: %llu records, %s\n",
               HumanBytes(h.log_lag_bytes()).c_str(),
               static_cast<unsigned long long>(h.ipc_window_records()),

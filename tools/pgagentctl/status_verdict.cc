@@ -12,7 +12,9 @@ using pgagent::v1::StatusResponse;
 constexpr double kRecentS = 3600;
 constexpr double kBufferFullShare = 0.8;
 
-std::string Seconds(double s) { return std::to_string(static_cast<long long>(std::llround(s))) + " s"; }
+std::string Seconds(double s) {
+  return std::to_string(static_cast<long long>(std::llround(s))) + " s";
+}
 
 void AssessCollectord(const StatusResponse& status, const Config& config, double now,
                       std::vector<std::string>& reasons) {
@@ -20,7 +22,8 @@ void AssessCollectord(const StatusResponse& status, const Config& config, double
   const std::string who = "collectord: ";
   if (h.db_state() != "connected") {
     std::string why = who + "database unreachable (" +
-                      (h.db_state().empty() ? std::string("not yet connected") : h.db_state()) + ")";
+                      (h.db_state().empty() ? std::string("not yet connected") : h.db_state()) +
+                      ")";
     for (const auto& c : h.collectors()) {
       if (!c.last_error().empty() && c.name() == "pg_stat_activity") why += ": " + c.last_error();
     }
@@ -46,7 +49,8 @@ void AssessShipperd(const StatusResponse& status, const Config& config, double n
                       (h.delivery_last_error().empty() ? "none" : h.delivery_last_error()) + ")");
   }
   const int last = h.delivery_last_status();
-  const double backlog_limit = std::max(300.0, 3.0 * static_cast<double>(config.collection.interval_s));
+  const double backlog_limit =
+      std::max(300.0, 3.0 * static_cast<double>(config.collection.interval_s));
   // 429 is the listener's rate limit, not a failure: a backlog it causes shows by its age.
   if (last != 0 && last != 429 && (last < 200 || last > 299)) {
     reasons.push_back(who + "delivery failing: the last request got HTTP " + std::to_string(last));
@@ -55,8 +59,8 @@ void AssessShipperd(const StatusResponse& status, const Config& config, double n
                       Seconds(queue.oldest_age_s()) + " old (last error: " +
                       (h.delivery_last_error().empty() ? "none" : h.delivery_last_error()) + ")");
   }
-  if (queue.max_bytes() > 0 &&
-      static_cast<double>(queue.bytes()) > kBufferFullShare * static_cast<double>(queue.max_bytes())) {
+  if (queue.max_bytes() > 0 && static_cast<double>(queue.bytes()) >
+                                   kBufferFullShare * static_cast<double>(queue.max_bytes())) {
     reasons.push_back(who + "buffer above 80% of its cap (" + std::to_string(queue.bytes() >> 20) +
                       " of " + std::to_string(queue.max_bytes() >> 20) + " MiB)");
   }

@@ -247,7 +247,8 @@ void CheckAuth(Transport& transport, const ListenerConfig& listener, ConnectionR
   request.body = "{}";
   auto response = transport.Post(request);
   if (!response.ok()) {
-    Add(report, "listener.auth", false, "POST " + listener.url + ": " + response.status().ToString());
+    Add(report, "listener.auth", false,
+        "POST " + listener.url + ": " + response.status().ToString());
     return;
   }
   const int status = response->status;
@@ -337,8 +338,9 @@ int RunTestConnection(const GlobalOptions& options, bool send_test_record) {
     }
     std::printf("%s\n", ok ? "all checks passed" : "some checks FAILED");
     if (!send_test_record) {
-      std::printf("(no test record was sent; --send-test-record writes one row into the "
-                  "listener)\n");
+      std::printf(
+          "(no test record was sent; --send-test-record writes one row into the "
+          "listener)\n");
     }
   }
   return ok ? kExitOk : kExitCheckFailed;

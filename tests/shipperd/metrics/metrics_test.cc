@@ -77,7 +77,8 @@ std::string Body(const std::string& response) {
 // `promtool check metrics` on `text`: its exit code and output.
 std::pair<int, std::string> Promtool(const std::string& text, const std::string& dir) {
   std::ofstream(dir + "/metrics.txt") << text;
-  auto run = testing::RunProcess({"/bin/sh", "-c", "promtool check metrics < " + dir + "/metrics.txt"});
+  auto run =
+      testing::RunProcess({"/bin/sh", "-c", "promtool check metrics < " + dir + "/metrics.txt"});
   if (!run.ok()) return {-1, run.status().ToString()};
   return {run->exit_code, run->out + run->err};
 }
@@ -103,8 +104,9 @@ TEST_F(MetricsTest, TheExpositionTextPassesPromtoolWithBothDaemonsAndWithCollect
   EXPECT_NE(text.find("pgagent_breaker_state{state=\"open\"} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("pgagent_collector_runs_total{collector=\"pg_stat_activity\"} 4\n"),
             std::string::npos);
-  EXPECT_NE(text.find("pgagent_health_value{component=\"shipperd\",name=\"records_delivered\"} 7\n"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("pgagent_health_value{component=\"shipperd\",name=\"records_delivered\"} 7\n"),
+      std::string::npos);
   EXPECT_NE(text.find("pgagent_log_following 0\n"), std::string::npos);
   snapshot.collectord.reset();
   const std::string away = RenderPrometheusText(snapshot);
@@ -139,7 +141,8 @@ TEST_F(MetricsTest, ServerAnswersGetMetricsOnlyAndRendersEachScrape) {
   EXPECT_NE(Http(port, "GET /").find(" 404 "), std::string::npos);
   EXPECT_NE(Http(port, "POST /metrics").find(" 405 "), std::string::npos);
   // A second server on the same port is refused with a clear error.
-  auto twice = MetricsServer::Start("127.0.0.1:" + std::to_string(port), [] { return std::string(); });
+  auto twice =
+      MetricsServer::Start("127.0.0.1:" + std::to_string(port), [] { return std::string(); });
   ASSERT_FALSE(twice.ok());
   EXPECT_EQ(twice.status().code(), StatusCode::kUnavailable);
 }
@@ -153,8 +156,9 @@ TEST_F(MetricsTest, ARealPrometheusScrapesARealShipperd) {
   const std::string ini = dir_ + "/pgagent.ini";
   std::ofstream(ini) << "[listener]\nurl = https://127.0.0.1:" << *dead_port
                      << "/ingest/postgres\napi_key = k\n[buffer]\npath = " << dir_
-                     << "/buffer\n[ipc]\nruntime_dir = " << dir_ << "/run\n[agent]\ncontrol_dir = "
-                     << dir_ << "/run\nmetrics_address = 127.0.0.1:" << *metrics_port << "\n";
+                     << "/buffer\n[ipc]\nruntime_dir = " << dir_
+                     << "/run\n[agent]\ncontrol_dir = " << dir_
+                     << "/run\nmetrics_address = 127.0.0.1:" << *metrics_port << "\n";
   auto shipperd = testing::ChildProcess::Start(
       {testing::BinaryDir() + "/shipperd/pgagent-shipperd", "--config", ini},
       dir_ + "/shipperd.log");
@@ -173,20 +177,20 @@ TEST_F(MetricsTest, ARealPrometheusScrapesARealShipperd) {
       << "    static_configs:\n      - targets: ['127.0.0.1:" << *metrics_port << "']\n";
   auto prometheus = testing::ChildProcess::Start(
       {"/usr/bin/prometheus", "--config.file=" + dir_ + "/prometheus.yml",
-       "--storage.tsdb.path=" + dir_ + "/tsdb", "--web.listen-address=127.0.0.1:" +
-       std::to_string(*prom_port)},
+       "--storage.tsdb.path=" + dir_ + "/tsdb",
+       "--web.listen-address=127.0.0.1:" + std::to_string(*prom_port)},
       dir_ + "/prometheus.log");
   ASSERT_TRUE(prometheus.ok()) << prometheus.status().ToString();
   std::string answer;
-  const std::string query =
-      "GET /api/v1/query?query=pgagent_up%7Bcomponent%3D%22shipperd%22%7D";
+  const std::string query = "GET /api/v1/query?query=pgagent_up%7Bcomponent%3D%22shipperd%22%7D";
   for (int i = 0; i < 300; ++i) {
     answer = Body(Http(*prom_port, query));
     if (answer.find("\"value\":[") != std::string::npos) break;
     std::this_thread::sleep_for(100ms);  // polling the real Prometheus until it has scraped
   }
   EXPECT_NE(answer.find("\"job\":\"pgagent\""), std::string::npos)
-      << answer << "\n" << ReadOrEmpty(dir_ + "/prometheus.log");
+      << answer << "\n"
+      << ReadOrEmpty(dir_ + "/prometheus.log");
   EXPECT_NE(answer.find("\"1\"]"), std::string::npos) << answer;
   const std::string targets = Body(Http(*prom_port, "GET /api/v1/targets"));
   EXPECT_NE(targets.find("\"health\":\"up\""), std::string::npos) << targets;
