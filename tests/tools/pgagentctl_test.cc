@@ -469,6 +469,24 @@ TEST_F(PgagentctlTest, CommandsNeedingTheConfigExit78WhenItIsMissing) {
   EXPECT_TRUE(Contains(run->err, "missing.ini")) << run->err;
 }
 
+// --instance addresses the daemons of pgagent-collectord@<instance>: the directories its
+// template units set, and /etc/pgagent/<instance>.ini unless --config says otherwise.
+TEST_F(PgagentctlTest, InstanceUsesTheDirectoriesOfItsTemplateUnits) {
+  WriteConfig("[database]\nport = 5433\n");
+  RunOutput run = Ctl({"--instance", "main", "check-config", "--print"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_TRUE(Contains(run.out, "[ipc] runtime_dir = /run/pgagent/main\n")) << run.out;
+  EXPECT_TRUE(Contains(run.out, "[agent] control_dir = /run/pgagent/main\n")) << run.out;
+  EXPECT_TRUE(Contains(run.out, "[agent] state_dir = /var/lib/pgagent/main/collectord\n"));
+  EXPECT_TRUE(Contains(run.out, "[buffer] path = /var/lib/pgagent/main/buffer\n")) << run.out;
+  RunOutput bad = Ctl({"--instance", "../etc", "status"});
+  EXPECT_EQ(bad.exit_code, 64) << bad.out << bad.err;
+  auto own = pgagent::testing::RunProcess({kCtl, "--instance", "i17-no-such-instance", "status"});
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->exit_code, 78);
+  EXPECT_TRUE(Contains(own->err, "/etc/pgagent/i17-no-such-instance.ini")) << own->err;
+}
+
 TEST_F(PgagentctlTest, UnknownCommandsAreUsageErrors) {
   EXPECT_EQ(Ctl({"frobnicate"}).exit_code, 64);
   EXPECT_EQ(Ctl({}).exit_code, 64);

@@ -6,7 +6,8 @@
 //   69  unavailable: a daemon or the buffer cannot be reached (permission, timeout), or a
 //       change was asked while shipperd is down
 //   78  the configuration is missing or invalid (kExitConfig)
-// Config path: --config PATH, else /etc/pgagent/<instance>.ini with --instance, else
+// Config path: --config PATH, else /etc/pgagent/<instance>.ini with --instance (which also
+// sets the instance's directories as its template units do), else
 // $BITVILLE_PG_CONFIG_PATH (as the daemons, common/cli.h), else /etc/pgagent/pgagent.ini (the
 // packaged file, with the Python agent's /etc/bitville/postgres-agent.ini under it, as the
 // packaged units read them).

@@ -14,7 +14,9 @@ namespace pgagent::ctl {
 
 std::string ResolveCtlConfigPath(const GlobalOptions& options, const std::string& explicit_path) {
   if (!explicit_path.empty()) return explicit_path;
-  if (!options.instance.empty()) return "/etc/pgagent/" + options.instance + ".ini";
+  if (options.config.empty() && !options.instance.empty()) {
+    return "/etc/pgagent/" + options.instance + ".ini";
+  }
   CommandLineOptions cli;
   cli.config_flag = options.config;
   auto resolved = ResolveConfigPath(cli, ProcessEnvironment());
