@@ -59,9 +59,7 @@ Result<std::string> ResolveConfigPath(const CommandLineOptions& options, const E
   if (!positional.empty()) return positional;
   auto it = env.find("BITVILLE_PG_CONFIG_PATH");
   if (it != env.end() && !it->second.empty()) return it->second;
-  for (const auto& [name, value] : env) {
-    if (name.starts_with("BITVILLE_PG_") && !value.empty()) return std::string();
-  }
+  if (EnvironmentCarriesSettings(env)) return std::string();
   if (!options.python_agent_config.empty()) return std::string();
   return InvalidArgumentError(
       "no config file: pass --config PATH or PATH, or set BITVILLE_PG_CONFIG_PATH");

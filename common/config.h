@@ -205,6 +205,12 @@ struct ConfigFiles {
   // taken from `path` (a warning names both places).
   std::string python_agent_path;
 };
+// True when BITVILLE_PG_* variables carry settings of their own, enough to run without an
+// INI file: any non-empty one except BITVILLE_PG_CONFIG_PATH and the directories a template
+// unit sets for its instance (IPC_RUNTIME_DIR, AGENT_CONTROL_DIR, AGENT_STATE_DIR,
+// BUFFER_PATH), which alone configure nothing.
+bool EnvironmentCarriesSettings(const Environment& env);
+
 // Precedence: environment > path > python_agent_path > default.
 // Syntax per file: Python configparser's rules (common/ini_configparser.h) for
 // python_agent_path, for files under /etc/bitville/, and when [agent] ini_syntax (in the file,

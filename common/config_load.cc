@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -256,10 +257,7 @@ Status Loader::LoadFiles() {
   if (!python_agent_path_.empty() && ::stat(python_agent_path_.c_str(), &st) == 0) {
     files.push_back({python_agent_path_, true, "it is the Python agent's file", {}, 0, {}});
   }
-  const bool settings_in_env = std::any_of(env_.begin(), env_.end(), [](const auto& kv) {
-    return kv.first.starts_with("BITVILLE_PG_") && kv.first != "BITVILLE_PG_CONFIG_PATH" &&
-           !kv.second.empty();
-  });
+  const bool settings_in_env = EnvironmentCarriesSettings(env_);
   if (path_.empty() || (::stat(path_.c_str(), &st) != 0 && errno == ENOENT && settings_in_env)) {
     if (files.empty() && !settings_in_env) {
       return InvalidArgumentError(
@@ -849,6 +847,16 @@ void Loader::RaiseStatementTimeout() {
 }
 
 }  // namespace
+
+bool EnvironmentCarriesSettings(const Environment& env) {
+  static const std::set<std::string, std::less<>> kNotSettings = {
+      "BITVILLE_PG_CONFIG_PATH", "BITVILLE_PG_IPC_RUNTIME_DIR", "BITVILLE_PG_AGENT_CONTROL_DIR",
+      "BITVILLE_PG_AGENT_STATE_DIR", "BITVILLE_PG_BUFFER_PATH"};
+  return std::any_of(env.begin(), env.end(), [](const auto& kv) {
+    return kv.first.starts_with("BITVILLE_PG_") && !kNotSettings.contains(kv.first) &&
+           !kv.second.empty();
+  });
+}
 
 Result<LoadedConfig> LoadConfig(const ConfigFiles& files, const Environment& env,
                                 const ConfigRequirements& requirements) {

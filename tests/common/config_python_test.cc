@@ -196,8 +196,14 @@ TEST_F(ConfigPythonTest, StartsFromTheEnvironmentAloneWithoutAnyIniFile) {
   auto unit_path = LoadConfig(dir_ + "/pgagent.ini", env, ConfigRequirements{true});
   ASSERT_TRUE(unit_path.ok()) << unit_path.status().ToString();
   EXPECT_THAT(unit_path->warnings, Contains(HasSubstr(dir_ + "/pgagent.ini: not found")));
-  // Without settings in the environment a missing file stays an error (a typo in --config).
+  // Without settings in the environment a missing file stays an error (a typo in --config),
+  // also when a template unit set the instance's directories.
   EXPECT_FALSE(LoadConfig(dir_ + "/pgagent.ini", {}, {}).ok());
+  EXPECT_FALSE(LoadConfig(dir_ + "/main.ini",
+                          {{"BITVILLE_PG_IPC_RUNTIME_DIR", "/run/pgagent/main"},
+                           {"BITVILLE_PG_BUFFER_PATH", "/var/lib/pgagent/main/buffer"}},
+                          {})
+                   .ok());
   EXPECT_FALSE(ResolveConfigPath(options, {}).ok());
 }
 
