@@ -197,8 +197,8 @@ Result<LoadedConfig> LoadConfig(const std::string& path, const Environment& env,
 
 // The files of one load, lowest precedence first: the Python agent's INI, then pgagent's.
 struct ConfigFiles {
-  // pgagent's INI file. When it does not exist (or is empty) and BITVILLE_PG_* variables
-  // are set, the settings come from the environment alone (a warning says so).
+  // pgagent's INI file. When it does not exist (or is empty) and the settings are elsewhere
+  // (EnvironmentCarriesSettings(), or python_agent_path exists), it is skipped with a warning.
   std::string path;
   // The Python agent's INI (e.g. /etc/bitville/postgres-agent.ini), always read with
   // Python configparser's rules; skipped when empty or missing. A key set in both files is

@@ -249,8 +249,8 @@ class Loader {
 };
 
 // The Python agent's file (when given and present) under pgagent's, each read by its syntax.
-// A missing pgagent file is accepted when the environment carries the settings (the Python
-// agent started from BITVILLE_PG_* variables alone).
+// A missing pgagent file is accepted when the settings are elsewhere: in the environment (the
+// Python agent started from BITVILLE_PG_* variables alone) or in the Python agent's file.
 Status Loader::LoadFiles() {
   std::vector<IniFile> files;
   struct stat st {};
@@ -258,8 +258,9 @@ Status Loader::LoadFiles() {
     files.push_back({python_agent_path_, true, "it is the Python agent's file", {}, 0, {}});
   }
   const bool settings_in_env = EnvironmentCarriesSettings(env_);
-  if (path_.empty() || (::stat(path_.c_str(), &st) != 0 && errno == ENOENT && settings_in_env)) {
-    if (files.empty() && !settings_in_env) {
+  const bool elsewhere = settings_in_env || !files.empty();
+  if (path_.empty() || (::stat(path_.c_str(), &st) != 0 && errno == ENOENT && elsewhere)) {
+    if (!elsewhere) {
       return InvalidArgumentError(
           "no config file: pass --config PATH or PATH, or set BITVILLE_PG_CONFIG_PATH");
     }

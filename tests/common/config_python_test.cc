@@ -176,6 +176,10 @@ TEST_F(ConfigPythonTest, PgagentsFileWinsOverThePythonAgentsWithAWarning) {
   EXPECT_EQ(loaded->config.database.user, "olduser");
   EXPECT_THAT(loaded->warnings,
               Contains(HasSubstr(ours + ":2: [database] port: overrides " + python + ":2")));
+  // The units name /etc/pgagent/pgagent.ini; deleted, the Python agent's file still works.
+  auto only_python = LoadConfig(ConfigFiles{dir_ + "/deleted.ini", python}, {}, {});
+  ASSERT_TRUE(only_python.ok()) << only_python.status().ToString();
+  EXPECT_EQ(only_python->config.database.port, 5433);
   auto missing_python = LoadConfig(ConfigFiles{ours, dir_ + "/absent.ini"}, {}, {});
   ASSERT_TRUE(missing_python.ok()) << missing_python.status().ToString();
   EXPECT_EQ(missing_python->config.database.port, 5434);
