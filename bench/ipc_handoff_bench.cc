@@ -4,6 +4,7 @@
 // commits. Not a test.
 //   ipc_handoff_bench [records=20000] [record_bytes=1024] [runs=5]
 #include <algorithm>
+#include <filesystem>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -86,7 +87,8 @@ RunResult RunOnce(size_t records, size_t record_bytes) {
   outbox->reset();
   server->reset();
   buffer->reset();
-  std::system(("rm -rf '" + dir + "'").c_str());
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
   std::sort(latency_ms.begin(), latency_ms.end());
   return {records / secs, latency_ms[latency_ms.size() / 2], latency_ms[latency_ms.size() * 99 / 100]};
 }

@@ -17,6 +17,7 @@
 #include "collectord/pg/privileges.h"
 #include "collectord/pg/statements_collector.h"
 #include "collectord/self_limiter.h"
+#include "collectord/server_log_settings.h"
 #include "collectord/sql/correlation.h"
 #include "collectord/system/backend_resources.h"
 #include "collectord/system/burst_controller.h"
@@ -105,6 +106,8 @@ struct CollectorParts {
   std::unique_ptr<logtail::OffsetStore> offsets;
   std::unique_ptr<logtail::LogSource> log_source;
   std::string log_problem;  // why there is no log source yet
+  uint64_t privileges_generation = 0;  // connection generation of the last privilege check
+  std::string privilege_problem;       // empty when the role sees everything
   std::chrono::steady_clock::time_point next_log_setup{};
   std::deque<LogBatch> pending_logs;  // produced, not yet accepted by the outbox
   std::unique_ptr<ZmqOutbox> outbox;
@@ -252,8 +255,41 @@ Result<std::unique_ptr<CollectorParts>> BuildPgAndSystem(const Config& config, C
   return parts;
 }
 
+// The server's log settings, remembered in the state directory; while the server cannot be
+// asked (down, or refusing our role), the ones it reported last, so that the log (and the
+// authentication failures in it) is followed all the same. kUnavailable when neither exists.
+Result<std::map<std::string, std::string>> ServerOrSavedLogSettings(const Config& config,
+                                                                    CollectorParts& parts) {
+  Status connected = parts.connection->EnsureConnected();
+  Result<std::map<std::string, std::string>> fetched = UnavailableError("not connected");
+  if (!connected.ok()) {
+    fetched = connected;
+  } else {
+    fetched = FetchLogSettings(
+        [&](std::string_view sql) -> Result<std::vector<std::pair<std::string, std::string>>> {
+          PGAGENT_ASSIGN_OR_RETURN(PgResult res, parts.connection->Query(sql));
+          std::vector<std::pair<std::string, std::string>> rows;
+          for (const auto& row : res.rows)
+            rows.emplace_back(row[0].value_or(""), row[1].value_or(""));
+          return rows;
+        });
+  }
+  if (fetched.ok()) {
+    if (Status saved = SaveServerLogSettings(config.agent.state_dir, *fetched); !saved.ok()) {
+      log::Warn("logs.settings_not_saved", {{"error", saved.ToString()}});
+    }
+    return fetched;
+  }
+  auto saved = LoadServerLogSettings(config.agent.state_dir);
+  if (!saved.ok()) return fetched.status();
+  log::Info("logs.using_saved_settings",
+            {{"why", fetched.status().ToString()},
+             {"effect", "following the log with the settings the server reported last"}});
+  return saved;
+}
+
 // Decides which file and format to follow. kUnavailable while the server is needed and
-// not reachable (retried later).
+// neither reachable nor remembered (retried later).
 Result<std::pair<logtail::LogSourceOptions, LogParserOptions>> PlanLogs(const Config& config,
                                                                        CollectorParts& parts) {
   logtail::LogSourceOptions so;
@@ -276,16 +312,7 @@ Result<std::pair<logtail::LogSourceOptions, LogParserOptions>> PlanLogs(const Co
                             config.collection.log_line_prefix.empty());
   std::map<std::string, std::string> settings;
   if (need_server) {
-    PGAGENT_RETURN_IF_ERROR(parts.connection->EnsureConnected());
-    auto fetched = FetchLogSettings([&](std::string_view sql)
-                                        -> Result<std::vector<std::pair<std::string, std::string>>> {
-      PGAGENT_ASSIGN_OR_RETURN(PgResult res, parts.connection->Query(sql));
-      std::vector<std::pair<std::string, std::string>> rows;
-      for (const auto& row : res.rows) rows.emplace_back(row[0].value_or(""), row[1].value_or(""));
-      return rows;
-    });
-    PGAGENT_RETURN_IF_ERROR(fetched.status());
-    settings = *fetched;
+    PGAGENT_ASSIGN_OR_RETURN(settings, ServerOrSavedLogSettings(config, parts));
   }
   if (config.collection.log_path == "auto") {
     LogLocationOverrides overrides;
@@ -314,6 +341,23 @@ Result<std::pair<logtail::LogSourceOptions, LogParserOptions>> PlanLogs(const Co
     po.log_line_prefix = it->second;
   }
   return std::make_pair(so, po);
+}
+
+// Once per connection: a role without pg_read_all_stats gets "<insufficient privilege>"
+// instead of other sessions' queries. Warned once per distinct problem, shown in status.
+void CheckPrivilegesOnNewConnection(CollectorParts& parts) {
+  PgConnection& connection = *parts.connection;
+  if (!connection.EnsureConnected().ok()) return;
+  if (connection.generation() == parts.privileges_generation) return;
+  Status checked = CheckMonitoringPrivileges(connection.session());
+  if (checked.code() == StatusCode::kUnavailable) return;  // try again on the next cycle
+  parts.privileges_generation = connection.generation();
+  const std::string problem = checked.ok() ? "" : checked.message();
+  if (!problem.empty() && problem != parts.privilege_problem) {
+    log::Warn("collector.insufficient_privilege",
+              {{"error", problem}, {"effect", "other sessions' queries are not visible"}});
+  }
+  parts.privilege_problem = problem;
 }
 
 void TrySetUpLogs(const Config& config, CollectorParts& parts, Clock& clock) {
@@ -473,6 +517,7 @@ void CollectorDaemon::RunCycle(bool burst) {
     records.push_back(std::move(record));
     return &records.back();
   };
+  CheckPrivilegesOnNewConnection(*parts_);
   if (Record* activity = run(*parts_->activity, pgagent::v1::RECORD_KIND_ACTIVITY)) {
     parts_->backends->Attach(*activity->mutable_activity());
   }
@@ -515,6 +560,11 @@ void CollectorDaemon::RunCycle(bool burst) {
     c->set_last_error(stats.last_error);
   }
   h.set_db_state(std::string(parts_->connection->StateName()));
+  h.set_privilege_problem(parts_->privilege_problem);
+  h.set_log_state(parts_->log_source ? "following"
+                                     : "not following: " + (parts_->log_problem.empty()
+                                                                ? std::string("not set up yet")
+                                                                : parts_->log_problem));
   h.set_skipped_cycles(parts_->skipped_cycles);
   const auto ob = parts_->outbox->stats();
   h.set_ipc_window_records(ob.window.inflight_records);

@@ -16,6 +16,9 @@ void AddStandardOptions(CLI::App& app, CommandLineOptions& options, bool with_on
   app.add_option("--config,-c", options.config_flag,
                  "INI config file (else BITVILLE_PG_CONFIG_PATH)");
   app.add_option("config_path", options.config_positional, "INI config file, like --config");
+  app.add_option("--python-agent-config", options.python_agent_config,
+                 "the Python agent's INI (configparser syntax), read under --config; "
+                 "skipped when missing");
   app.add_flag("--version", options.version, "print the version and exit");
   if (with_once) {
     app.add_flag("--once", options.once,
@@ -56,6 +59,8 @@ Result<std::string> ResolveConfigPath(const CommandLineOptions& options, const E
   if (!positional.empty()) return positional;
   auto it = env.find("BITVILLE_PG_CONFIG_PATH");
   if (it != env.end() && !it->second.empty()) return it->second;
+  if (EnvironmentCarriesSettings(env)) return std::string();
+  if (!options.python_agent_config.empty()) return std::string();
   return InvalidArgumentError(
       "no config file: pass --config PATH or PATH, or set BITVILLE_PG_CONFIG_PATH");
 }
@@ -64,7 +69,7 @@ Result<LoadedConfig> LoadConfigFromCommandLine(const CommandLineOptions& options
                                                const Environment& env,
                                                const ConfigRequirements& requirements) {
   PGAGENT_ASSIGN_OR_RETURN(std::string path, ResolveConfigPath(options, env));
-  return LoadConfig(path, env, requirements);
+  return LoadConfig(ConfigFiles{path, options.python_agent_config}, env, requirements);
 }
 
 }  // namespace pgagent

@@ -3,7 +3,10 @@
 //   1. `--config PATH` or the first positional argument (explicit, so it wins; giving both
 //      with different paths is an error),
 //   2. else the environment variable BITVILLE_PG_CONFIG_PATH,
-//   3. else an error.
+//   3. else, when BITVILLE_PG_* variables carry the settings, no file at all,
+//   4. else an error.
+// --python-agent-config PATH adds the Python agent's INI under it (common/config.h,
+// ConfigFiles); the packaged units pass /etc/bitville/postgres-agent.ini.
 // Typical main():
 //   CLI::App app{"pgagent collector"};
 //   CommandLineOptions options;
@@ -31,6 +34,7 @@ namespace pgagent {
 struct CommandLineOptions {
   std::string config_flag;        // --config PATH / -c PATH
   std::string config_positional;  // first positional argument
+  std::string python_agent_config;  // --python-agent-config PATH
   bool once = false;              // --once: one cycle, records to stdout, exit (collectord)
   bool version = false;           // --version
 };
@@ -48,8 +52,8 @@ std::optional<int> ParseCommandLine(CLI::App& app, const CommandLineOptions& opt
 // "pgagent-collectord 0.1.0"
 std::string VersionLine(std::string_view program);
 
-// The config path by the precedence above. kInvalidArgument when none is given or the
-// flag and the positional argument disagree.
+// The config path by the precedence above ("" for the environment alone). kInvalidArgument
+// when none is given or the flag and the positional argument disagree.
 Result<std::string> ResolveConfigPath(const CommandLineOptions& options, const Environment& env);
 
 // ResolveConfigPath() then LoadConfig(). Any error means exit kExitConfig.

@@ -264,6 +264,15 @@ const KeySpec kKeys[] = {
      .max_int = 100},
     {PGAGENT_KEY(agent, control_dir), .description = "directory of the pgagentctl control sockets",
      .check = StringCheck::kAbsolutePath, .restart_required = true},
+    {PGAGENT_KEY(agent, ini_syntax),
+     .description = "syntax of this file: pgagent (libinih: \" ;\" starts a comment) or "
+                    "configparser (the Python agent's: no inline comments, %% is %, indented "
+                    "continuation lines, [DEFAULT]); auto is configparser in /etc/bitville/",
+     .choices = "auto|pgagent|configparser"},
+    {PGAGENT_KEY(agent, metrics_address),
+     .description = "pgagent-shipperd serves both daemons' Prometheus metrics at "
+                    "http://ADDRESS/metrics, e.g. 127.0.0.1:9187 (loopback only; empty: off)",
+     .check = StringCheck::kPrintable, .restart_required = true},
 };
 
 #undef PGAGENT_KEY

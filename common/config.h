@@ -29,7 +29,11 @@
 // names are case-insensitive. Values are trimmed; log_line_prefix may be put in double
 // quotes to keep a trailing space. Lines are limited to 198 characters (an error, never a silent
 // truncation). A key set twice is an error. Unknown sections and keys are warnings, so older
-// and newer configs load.
+// and newer configs load. The Python agent's files are read with configparser's rules instead
+// (see ConfigFiles below).
+//
+// Values that are the Python example's placeholders ("<your-password-here>",
+// "your_api_key_here", any "<...>" or "your_..._here") are an error: they are never right.
 //
 // Errors are one line for a system administrator: "<file>:<line>: [section] key: problem",
 // or "environment variable <NAME>: [section] key: problem". Secret values are never part
@@ -70,7 +74,7 @@ struct DatabaseConfig {
 
 struct CollectionConfig {
   int64_t interval_s = 60;
-  std::string log_path = "/var/log/postgresql/postgresql-main.log";  // or "auto"
+  std::string log_path = "auto";                                     // or an absolute path
   std::string log_format = "auto";                                   // auto|stderr|csvlog|jsonlog
   std::string log_line_prefix;    // empty: read log_line_prefix from the server
   std::string log_start = "end";  // end|beginning, when there is no saved offset
@@ -160,6 +164,8 @@ struct AgentConfig {
   int64_t max_rss_mb = 128;
   int64_t max_cpu_percent = 20;
   std::string control_dir = "/run/pgagent";
+  std::string ini_syntax = "auto";  // auto|pgagent|configparser (see LoadConfig)
+  std::string metrics_address;  // shipperd's Prometheus /metrics, e.g. 127.0.0.1:9187; empty: off
   bool operator==(const AgentConfig&) const = default;
 };
 
@@ -196,6 +202,30 @@ struct LoadedConfig {
 // Errors: kNotFound / kPermissionDenied when the file can't be read, kInvalidArgument for
 // any invalid value (message as described at the top of this file).
 Result<LoadedConfig> LoadConfig(const std::string& path, const Environment& env,
+                                const ConfigRequirements& requirements);
+
+// The files of one load, lowest precedence first: the Python agent's INI, then pgagent's.
+struct ConfigFiles {
+  // pgagent's INI file. When it does not exist (or is empty) and the settings are elsewhere
+  // (EnvironmentCarriesSettings(), or python_agent_path exists), it is skipped with a warning.
+  std::string path;
+  // The Python agent's INI (e.g. /etc/bitville/postgres-agent.ini), always read with
+  // Python configparser's rules; skipped when empty or missing. A key set in both files is
+  // taken from `path` (a warning names both places).
+  std::string python_agent_path;
+};
+// True when BITVILLE_PG_* variables carry settings of their own, enough to run without an
+// INI file: any non-empty one except BITVILLE_PG_CONFIG_PATH and the directories a template
+// unit sets for its instance (IPC_RUNTIME_DIR, AGENT_CONTROL_DIR, AGENT_STATE_DIR,
+// BUFFER_PATH), which alone configure nothing.
+bool EnvironmentCarriesSettings(const Environment& env);
+
+// Precedence: environment > path > python_agent_path > default.
+// Syntax per file: Python configparser's rules (common/ini_configparser.h) for
+// python_agent_path, for files under /etc/bitville/, and when [agent] ini_syntax (in the file,
+// or BITVILLE_PG_AGENT_INI_SYNTAX) is "configparser"; libinih's otherwise. Each key the other
+// syntax would read differently is a warning (without the value).
+Result<LoadedConfig> LoadConfig(const ConfigFiles& files, const Environment& env,
                                 const ConfigRequirements& requirements);
 
 // One key of the table that drives parsing, env overrides and this listing.

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -17,6 +18,7 @@
 
 #include "common/config.h"
 #include "common/config_keys.h"
+#include "common/ini_configparser.h"
 #include "common/json_util.h"
 
 namespace pgagent {
@@ -43,11 +45,14 @@ struct Origin {
   std::string where;
 };
 
-struct IniEntry {
-  std::string section;  // lower case
-  std::string key;      // lower case
-  std::string value;
-  int line = 0;
+// One INI file of the load (the Python agent's, then pgagent's) and how it is read.
+struct IniFile {
+  std::string path;
+  bool configparser = false;  // Python configparser's rules, not libinih's
+  std::string why;            // why this syntax, for the warnings
+  std::string content;
+  mode_t mode = 0;
+  std::vector<IniEntry> entries;
 };
 
 using SectionKey = std::pair<std::string, std::string>;
@@ -156,25 +161,21 @@ class LineMap {
 
 class Loader {
  public:
-  Loader(std::string path, const Environment& env, const ConfigRequirements& requirements)
-      : path_(std::move(path)), env_(env), requirements_(requirements) {}
+  Loader(const ConfigFiles& files, const Environment& env, const ConfigRequirements& requirements)
+      : path_(files.path),
+        python_agent_path_(files.python_agent_path),
+        env_(env),
+        requirements_(requirements) {}
 
   Result<LoadedConfig> Run() {
-    PGAGENT_RETURN_IF_ERROR(ReadConfigFile());
-    PGAGENT_RETURN_IF_ERROR(ParseIni());
-    PGAGENT_RETURN_IF_ERROR(ApplyIni());
+    PGAGENT_RETURN_IF_ERROR(LoadFiles());
     PGAGENT_RETURN_IF_ERROR(ApplyEnv());
     PGAGENT_RETURN_IF_ERROR(ResolveSecret(Spec("database", "password"),
                                           Spec("database", "password_file"), "db_password"));
     PGAGENT_RETURN_IF_ERROR(
         ResolveSecret(Spec("listener", "api_key"), Spec("listener", "api_key_file"), "api_key"));
-    if (!ini_secrets_.empty() && ReadableByOthers(file_mode_)) {
-      warnings_.push_back(path_ + ": holds a secret and is readable by group or others (mode " +
-                          ModeText(file_mode_) +
-                          "); move it to password_file / api_key_file or a systemd credential, "
-                          "or chmod 600 the file");
-    }
     PGAGENT_RETURN_IF_ERROR(CheckStrings());
+    PGAGENT_RETURN_IF_ERROR(CheckPlaceholders());
     PGAGENT_RETURN_IF_ERROR(CheckListener());
     PGAGENT_RETURN_IF_ERROR(CheckCrossKeys());
     RaiseStatementTimeout();
@@ -183,8 +184,8 @@ class Loader {
 
   // The INI handler of libinih. Returns 1 (continue).
   static int OnIniValue(void* user, const char* section, const char* name, const char* value) {
-    auto* self = static_cast<Loader*>(user);
-    self->entries_.push_back({Lower(section), Lower(name), value, 0});
+    auto* entries = static_cast<std::vector<IniEntry>*>(user);
+    entries->push_back({Lower(section), Lower(name), value, 0});
     return 1;
   }
 
@@ -211,9 +212,13 @@ class Loader {
                                 std::string(problem));
   }
 
-  Status ReadConfigFile();
-  Status ParseIni();
-  Status ApplyIni();
+  Status LoadFiles();
+  Status ReadConfigFile(IniFile& file);
+  void ChooseSyntax(IniFile& file);
+  Status ParseIni(IniFile& file);
+  Result<std::vector<IniEntry>> ReadWithInih(const IniFile& file);
+  void WarnWhereReadingsDiffer(const IniFile& file, const std::vector<IniEntry>& other);
+  Status ApplyIni(const IniFile& file);
   Status ApplyEnv();
   Status SetValue(const KeySpec& spec, std::string_view text, Origin origin);
   Status SetInt(const KeySpec& spec, std::string_view text, int64_t* field);
@@ -226,6 +231,7 @@ class Loader {
   Status CheckStrings();
   Status CheckUtf8(const KeySpec& spec, const std::string& value);
   Status CheckString(const KeySpec& spec, const std::string& value);
+  Status CheckPlaceholders();
   Status CheckListener();
   Status CheckBudgetFits();
   Status CheckUrl(const KeySpec& spec, const std::string& url);
@@ -236,12 +242,9 @@ class Loader {
   void RaiseStatementTimeout();
 
   const std::string path_;
+  const std::string python_agent_path_;
   const Environment& env_;
   const ConfigRequirements requirements_;
-  std::string content_;
-  mode_t file_mode_ = 0;
-  LineMap line_map_;
-  std::vector<IniEntry> entries_;
   Config config_;
   std::map<const KeySpec*, Origin> origins_;
   std::vector<std::string> warnings_;
@@ -249,64 +252,185 @@ class Loader {
   std::map<const KeySpec*, std::string> ini_secrets_;
 };
 
-Status Loader::ReadConfigFile() {
-  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(path_ + ": cannot read config file", errno);
+// The Python agent's file (when given and present) under pgagent's, each read by its syntax.
+// A missing pgagent file is accepted when the settings are elsewhere: in the environment (the
+// Python agent started from BITVILLE_PG_* variables alone) or in the Python agent's file.
+Status Loader::LoadFiles() {
+  std::vector<IniFile> files;
+  struct stat st {};
+  if (!python_agent_path_.empty() && ::stat(python_agent_path_.c_str(), &st) == 0) {
+    files.push_back({python_agent_path_, true, "it is the Python agent's file", {}, 0, {}});
+  }
+  const bool settings_in_env = EnvironmentCarriesSettings(env_);
+  const bool elsewhere = settings_in_env || !files.empty();
+  if (path_.empty() || (::stat(path_.c_str(), &st) != 0 && errno == ENOENT && elsewhere)) {
+    if (!elsewhere) {
+      return InvalidArgumentError(
+          "no config file: pass --config PATH or PATH, or set BITVILLE_PG_CONFIG_PATH");
+    }
+    warnings_.push_back((path_.empty() ? std::string("no config file") : path_ + ": not found") +
+                        "; the settings come from " +
+                        (files.empty() ? "" : files.front().path + ", ") +
+                        "the BITVILLE_PG_* environment variables and the defaults");
+  } else {
+    files.push_back({path_, false, "", {}, 0, {}});
+  }
+  for (IniFile& file : files) {
+    PGAGENT_RETURN_IF_ERROR(ReadConfigFile(file));
+    PGAGENT_RETURN_IF_ERROR(ParseIni(file));
+    PGAGENT_RETURN_IF_ERROR(ApplyIni(file));
+  }
+  return Status::Ok();
+}
+
+Status Loader::ReadConfigFile(IniFile& file) {
+  const std::string& path = file.path;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(path + ": cannot read config file", errno);
   struct stat st {};
   Status status;
   if (::fstat(fd, &st) != 0) {
-    status = ErrnoStatus(path_ + ": cannot stat config file", errno);
+    status = ErrnoStatus(path + ": cannot stat config file", errno);
   } else if (!S_ISREG(st.st_mode)) {
-    status = InvalidArgumentError(path_ + ": config file is not a regular file");
+    status = InvalidArgumentError(path + ": config file is not a regular file");
   } else if (st.st_size > kMaxConfigBytes) {
-    status = InvalidArgumentError(path_ + ": config file is larger than 1 MiB");
+    status = InvalidArgumentError(path + ": config file is larger than 1 MiB");
   } else {
-    file_mode_ = st.st_mode;
-    content_.resize(static_cast<size_t>(st.st_size));
+    file.mode = st.st_mode;
+    std::string& content = file.content;
+    content.resize(static_cast<size_t>(st.st_size));
     size_t done = 0;
-    while (done < content_.size()) {
-      const ssize_t n = ::read(fd, content_.data() + done, content_.size() - done);
+    while (done < content.size()) {
+      const ssize_t n = ::read(fd, content.data() + done, content.size() - done);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
-        status = ErrnoStatus(path_ + ": cannot read config file", errno);
+        status = ErrnoStatus(path + ": cannot read config file", errno);
         break;
       }
       if (n == 0) break;
       done += static_cast<size_t>(n);
     }
-    content_.resize(done);
+    content.resize(done);
   }
   ::close(fd);
   return status;
 }
 
-Status Loader::ParseIni() {
-  const size_t nul = content_.find('\0');
-  if (nul != std::string::npos) {
-    const auto line = 1 + std::count(content_.begin(), content_.begin() + nul, '\n');
-    return InvalidArgumentError(path_ + ":" + std::to_string(line) + ": contains a NUL byte");
+// The value of [agent] ini_syntax in `entries`, "" when unset.
+std::string IniSyntaxKey(const std::vector<IniEntry>& entries) {
+  for (const IniEntry& e : entries) {
+    if (e.section == "agent" && e.key == "ini_syntax") return Lower(TrimView(e.value));
   }
-  PGAGENT_RETURN_IF_ERROR(line_map_.Scan(content_, path_));
-  const int rc = ini_parse_string(content_.c_str(), &Loader::OnIniValue, this);
+  return "";
+}
+
+// Python configparser's rules for the Python agent's file, for files in /etc/bitville/ (where
+// it kept them), or when [agent] ini_syntax (in the file, or its environment variable) says so.
+void Loader::ChooseSyntax(IniFile& file) {
+  if (file.configparser) return;
+  auto env = env_.find("BITVILLE_PG_AGENT_INI_SYNTAX");
+  std::string syntax = env != env_.end() ? Lower(TrimView(env->second)) : "";
+  std::string why = "BITVILLE_PG_AGENT_INI_SYNTAX = " + syntax;
+  if (syntax.empty() || syntax == "auto") {
+    auto inih = ReadWithInih(file);
+    if (inih.ok()) syntax = IniSyntaxKey(*inih);
+    if (!inih.ok() || syntax.empty()) {
+      auto python = ReadConfigparserIni(file.content, file.path);
+      if (python.ok()) syntax = IniSyntaxKey(*python);
+    }
+    why = "[agent] ini_syntax = " + syntax;
+  }
+  if (syntax == "configparser") {
+    file.configparser = true;
+    file.why = why;
+  } else if ((syntax.empty() || syntax == "auto") && file.path.starts_with("/etc/bitville/")) {
+    file.configparser = true;
+    file.why = "it is in /etc/bitville/, where the Python agent kept its files";
+  }
+}
+
+Result<std::vector<IniEntry>> Loader::ReadWithInih(const IniFile& file) {
+  const std::string& content = file.content;
+  const std::string& path = file.path;
+  const size_t nul = content.find('\0');
+  if (nul != std::string::npos) {
+    const auto line = 1 + std::count(content.begin(), content.begin() + nul, '\n');
+    return InvalidArgumentError(path + ":" + std::to_string(line) + ": contains a NUL byte");
+  }
+  LineMap line_map;
+  PGAGENT_RETURN_IF_ERROR(line_map.Scan(content, path));
+  std::vector<IniEntry> entries;
+  const int rc = ini_parse_string(content.c_str(), &Loader::OnIniValue, &entries);
   if (rc > 0) {
-    return InvalidArgumentError(path_ + ":" + std::to_string(rc) +
+    return InvalidArgumentError(path + ":" + std::to_string(rc) +
                                 ": syntax error: expected \"[section]\" or \"key = value\"");
   }
-  if (rc != 0) return InternalError(path_ + ": libinih failed with code " + std::to_string(rc));
+  if (rc != 0) return InternalError(path + ": libinih failed with code " + std::to_string(rc));
   std::map<SectionKey, size_t> seen;
-  for (IniEntry& entry : entries_) {
+  for (IniEntry& entry : entries) {
     const SectionKey sk{entry.section, entry.key};
-    entry.line = line_map_.LineOf(sk, seen[sk]++);
+    entry.line = line_map.LineOf(sk, seen[sk]++);
+  }
+  return entries;
+}
+
+Status Loader::ParseIni(IniFile& file) {
+  ChooseSyntax(file);
+  if (file.configparser) {
+    if (file.content.find('\0') != std::string::npos) {
+      return InvalidArgumentError(file.path + ": contains a NUL byte");
+    }
+    PGAGENT_ASSIGN_OR_RETURN(file.entries, ReadConfigparserIni(file.content, file.path));
+    auto inih = ReadWithInih(file);
+    if (inih.ok()) WarnWhereReadingsDiffer(file, *inih);
+  } else {
+    PGAGENT_ASSIGN_OR_RETURN(file.entries, ReadWithInih(file));
+    auto python = ReadConfigparserIni(file.content, file.path);
+    if (python.ok()) WarnWhereReadingsDiffer(file, *python);
   }
   return Status::Ok();
 }
 
-Status Loader::ApplyIni() {
+// One warning per key the two syntaxes read differently (never with the values: they may be
+// secrets), e.g. "pa%%ss ;word": configparser reads "pa%ss ;word", libinih "pa%%ss".
+void Loader::WarnWhereReadingsDiffer(const IniFile& file, const std::vector<IniEntry>& other) {
+  std::map<SectionKey, const IniEntry*> theirs;
+  for (const IniEntry& e : other) theirs.emplace(SectionKey{e.section, e.key}, &e);
+  std::set<SectionKey> warned;
+  const std::string how =
+      file.configparser
+          ? "; read with Python configparser's rules, because " + file.why
+          : "; read with pgagent's syntax (set [agent] ini_syntax = configparser if the file "
+            "was written for the Python agent)";
+  auto warn = [&](const IniEntry& e) {
+    // Only settings: an unknown key has its own warning, whichever syntax reads it.
+    if (config_internal::FindKeySpec(e.section, e.key) == nullptr) return;
+    if (!warned.insert({e.section, e.key}).second) return;
+    warnings_.push_back(file.path + ":" + std::to_string(e.line) + ": [" + e.section + "] " +
+                        e.key +
+                        ": pgagent's INI syntax and Python's configparser read this value "
+                        "differently (inline \" ;\" comment, %%, indented continuation line or "
+                        "[DEFAULT])" +
+                        how);
+  };
+  for (const IniEntry& e : file.entries) {
+    auto it = theirs.find({e.section, e.key});
+    if (it == theirs.end() || it->second->value != e.value) warn(e);
+  }
+  std::set<SectionKey> ours;
+  for (const IniEntry& e : file.entries) ours.insert({e.section, e.key});
+  for (const IniEntry& e : other) {
+    if (!ours.contains({e.section, e.key})) warn(e);
+  }
+}
+
+Status Loader::ApplyIni(const IniFile& file) {
   std::set<std::string> known_sections;
   for (const KeySpec& spec : config_internal::AllKeySpecs()) known_sections.emplace(spec.section);
   std::set<std::string> warned_sections;
-  for (const IniEntry& entry : entries_) {
-    const std::string where = path_ + ":" + std::to_string(entry.line);
+  bool holds_secret = false;
+  for (const IniEntry& entry : file.entries) {
+    const std::string where = file.path + ":" + std::to_string(entry.line);
     if (entry.section.empty()) {
       warnings_.push_back(where + ": key " + Echo(entry.key) + " outside any section ignored");
       continue;
@@ -319,18 +443,32 @@ Status Loader::ApplyIni() {
     }
     const KeySpec* spec = config_internal::FindKeySpec(entry.section, entry.key);
     if (spec == nullptr) {
-      warnings_.push_back(where + ": unknown key [" + entry.section + "] " + entry.key +
-                          " ignored");
+      if (!entry.from_default) {
+        warnings_.push_back(where + ": unknown key [" + entry.section + "] " + entry.key +
+                            " ignored");
+      }
       continue;
     }
     auto previous = origins_.find(spec);
     if (previous != origins_.end() && previous->second.source == Source::kIni) {
-      return InvalidArgumentError(where + ": " + KeyName(*spec) + ": set again (first at " +
-                                  previous->second.where +
-                                  "; an indented line continues the previous key)");
+      if (previous->second.where.starts_with(file.path + ":")) {
+        return InvalidArgumentError(where + ": " + KeyName(*spec) + ": set again (first at " +
+                                    previous->second.where +
+                                    "; an indented line continues the previous key)");
+      }
+      warnings_.push_back(where + ": " + KeyName(*spec) + ": overrides " + previous->second.where);
     }
-    if (spec->secret && !entry.value.empty()) ini_secrets_[spec] = where;
+    if (spec->secret && !entry.value.empty()) {
+      ini_secrets_[spec] = where;
+      holds_secret = true;
+    }
     PGAGENT_RETURN_IF_ERROR(SetValue(*spec, entry.value, Origin{Source::kIni, where}));
+  }
+  if (holds_secret && ReadableByOthers(file.mode)) {
+    warnings_.push_back(file.path + ": holds a secret and is readable by group or others (mode " +
+                        ModeText(file.mode) +
+                        "); move it to password_file / api_key_file or a systemd credential, "
+                        "or chmod 600 the file");
   }
   return Status::Ok();
 }
@@ -598,6 +736,29 @@ Status Loader::CheckString(const KeySpec& spec, const std::string& value) {
   return Status::Ok();
 }
 
+// "<your-password-here>", "your_api_key_here": the Python example's placeholders.
+bool IsPlaceholder(std::string_view value) {
+  const std::string v = Lower(TrimView(value));
+  if (v.size() >= 3 && v.starts_with('<') && v.ends_with('>')) return true;
+  return v.size() > 10 && (v.starts_with("your_") || v.starts_with("your-")) &&
+         (v.ends_with("_here") || v.ends_with("-here"));
+}
+
+Status Loader::CheckPlaceholders() {
+  for (const KeySpec& spec : config_internal::AllKeySpecs()) {
+    FieldPtr field = config_internal::Field(config_, spec);
+    const auto* s = std::get_if<std::string*>(&field);
+    // A log_line_prefix "<%t>" or a regex may well look like "<...>".
+    const bool free_text =
+        spec.check == StringCheck::kQuotable || spec.check == StringCheck::kRegexWithGroup;
+    if (s == nullptr || free_text || !IsPlaceholder(**s)) continue;
+    return Invalid(spec, (spec.secret ? std::string("the value") : Echo(**s)) +
+                             " is a placeholder of the example configuration; put the real "
+                             "value there");
+  }
+  return Status::Ok();
+}
+
 Status Loader::CheckListener() {
   const ListenerConfig& l = config_.listener;
   PGAGENT_RETURN_IF_ERROR(CheckUrl(Spec("listener", "url"), l.url));
@@ -753,10 +914,25 @@ void Loader::RaiseStatementTimeout() {
 
 }  // namespace
 
+bool EnvironmentCarriesSettings(const Environment& env) {
+  static const std::set<std::string, std::less<>> kNotSettings = {
+      "BITVILLE_PG_CONFIG_PATH", "BITVILLE_PG_IPC_RUNTIME_DIR", "BITVILLE_PG_AGENT_CONTROL_DIR",
+      "BITVILLE_PG_AGENT_STATE_DIR", "BITVILLE_PG_BUFFER_PATH"};
+  return std::any_of(env.begin(), env.end(), [](const auto& kv) {
+    return kv.first.starts_with("BITVILLE_PG_") && !kNotSettings.contains(kv.first) &&
+           !kv.second.empty();
+  });
+}
+
+Result<LoadedConfig> LoadConfig(const ConfigFiles& files, const Environment& env,
+                                const ConfigRequirements& requirements) {
+  Loader loader(files, env, requirements);
+  return loader.Run();
+}
+
 Result<LoadedConfig> LoadConfig(const std::string& path, const Environment& env,
                                 const ConfigRequirements& requirements) {
-  Loader loader(path, env, requirements);
-  return loader.Run();
+  return LoadConfig(ConfigFiles{path, ""}, env, requirements);
 }
 
 }  // namespace pgagent

@@ -2,6 +2,7 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
 
@@ -22,7 +24,23 @@ struct State {
   std::string component = "pgagent";
   std::function<void(const std::string&)> sink;
   std::shared_ptr<spdlog::logger> logger;
+  bool journal = false;  // stderr is a journald stream: lines carry a "<N>" priority prefix
 };
+
+// systemd sets JOURNAL_STREAM=<device>:<inode> of the stream it connected to stderr
+// (systemd.exec(5)); when stderr is still that stream, journald reads a leading "<N>" as the
+// syslog priority of the line (SyslogLevelPrefix=yes, the default), so that
+// `journalctl -p warning` shows warnings and errors.
+bool StderrIsJournal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (stream == nullptr) return false;
+  struct stat st {};
+  if (::fstat(2, &st) != 0) return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2) return false;
+  return static_cast<unsigned long long>(st.st_dev) == dev &&
+         static_cast<unsigned long long>(st.st_ino) == ino;
+}
 
 State& GetState() {
   static State* state = [] {
@@ -32,6 +50,7 @@ State& GetState() {
     s->logger->set_pattern("%v");
     s->logger->set_level(spdlog::level::trace);
     s->logger->flush_on(spdlog::level::trace);
+    s->journal = StderrIsJournal();
     return s;
   }();
   return *state;
@@ -82,6 +101,22 @@ void AppendValue(std::string& out, const Field::Value& v) {
 }
 
 }  // namespace
+
+std::string JournalPriorityPrefix(Level level) {
+  switch (level) {
+    case Level::kDebug:
+      return "<7>";  // LOG_DEBUG
+    case Level::kInfo:
+      return "<6>";  // LOG_INFO
+    case Level::kWarn:
+      return "<4>";  // LOG_WARNING
+    case Level::kError:
+      return "<3>";  // LOG_ERR
+    case Level::kOff:
+      break;
+  }
+  return "<6>";
+}
 
 Level ParseLevel(std::string_view name) {
   std::string n(name);
@@ -146,6 +181,8 @@ void Write(Level level, std::string_view event, const Fields& fields) {
   std::string line = FormatLine(level, s.component, event, fields, unix_ms);
   if (s.sink) {
     s.sink(line);
+  } else if (s.journal) {
+    s.logger->info(JournalPriorityPrefix(level) + line);
   } else {
     s.logger->info(line);
   }

@@ -21,6 +21,11 @@ enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3, kOff = 4 };
 // Parses "debug", "info", "warn"/"warning", "error", "off". Unknown -> kInfo.
 Level ParseLevel(std::string_view name);
 
+// "<3>" (error), "<4>" (warn), "<6>" (info), "<7>" (debug): the syslog priority prefix put in
+// front of each line when stderr is the journal stream systemd gave the daemon
+// (JOURNAL_STREAM), so that journald files the line at that priority.
+std::string JournalPriorityPrefix(Level level);
+
 struct Field {
   using Value = std::variant<std::string, int64_t, uint64_t, double, bool>;
   Field(std::string_view k, std::string_view v) : key(k), value(std::string(v)) {}

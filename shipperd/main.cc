@@ -18,6 +18,7 @@
 #include "shipperd/control/shipper_control.h"
 #include "shipperd/delivery/curl_transport.h"
 #include "shipperd/delivery/file_request_log.h"
+#include "shipperd/metrics/metrics_endpoint.h"
 #include "shipperd/shipper_daemon.h"
 
 namespace pgagent {
@@ -102,6 +103,17 @@ int Run(const CommandLineOptions& options) {
     log::Warn("control.unavailable", {{"path", co.path}, {"error", control.status().ToString()},
                                       {"effect", "pgagentctl reads the buffer directly"}});
   }
+  std::unique_ptr<MetricsServer> metrics;
+  if (!config.agent.metrics_address.empty()) {
+    auto started = StartMetricsEndpoint(config, [&daemon] { return daemon.Health(); });
+    if (started.ok()) {
+      metrics = std::move(*started);
+      log::Info("metrics.serving", {{"address", config.agent.metrics_address}});
+    } else {
+      log::Error("metrics.unavailable", {{"error", started.status().ToString()},
+                                         {"effect", "delivery goes on without /metrics"}});
+    }
+  }
   Notify("READY=1");
   Notify("STATUS=receiving on " + config.ipc.runtime_dir + ", delivering to " + config.listener.url);
   int exit_code = kExitOk;
@@ -131,6 +143,7 @@ int Run(const CommandLineOptions& options) {
   }
   Notify("STOPPING=1");
   if (control.ok()) (*control)->Stop();
+  metrics.reset();
   abort_requests = true;
   daemon.Stop();
   log::Info("shipperd.stopped");

@@ -77,6 +77,7 @@ Status ShipperDaemon::Start() {
                                              correlations_, transport_, clock_, &Random01,
                                              request_log_);
   started_ = clock_.Monotonic();
+  cpu_.Sample();  // the baseline of the first health record's cpu_percent
   next_health_ = started_ + HealthInterval(config_);
   next_reader_check_ = started_ + 60s;
   ingest_beat_ms_ = MonoMs(clock_);
@@ -170,6 +171,9 @@ pgagent::v1::AgentHealth ShipperDaemon::Health() const {
   h.set_uptime_s(std::chrono::duration<double>(clock_.Monotonic() - started_).count());
   const SelfUsage usage = ReadSelfUsage();
   h.set_rss_bytes(usage.rss_bytes);
+  h.set_cpu_percent(cpu_percent_.load());
+  h.set_last_eviction_unix_s(evictions_.last_growth_unix_s());
+  h.set_last_dead_letter_unix_s(dead_letters_.last_growth_unix_s());
   if (dispatcher_) {
     const DispatcherStats d = dispatcher_->stats();
     h.set_breaker_state(d.breaker_state);
@@ -177,6 +181,8 @@ pgagent::v1::AgentHealth ShipperDaemon::Health() const {
     h.set_requests_failed(d.requests_failed);
     h.set_requests_429(d.requests_429);
     h.set_dead_letters(d.dead_lettered);
+    h.set_delivery_last_status(d.last_status);
+    h.set_delivery_last_error(d.last_error);
     auto& c = *h.mutable_counters();
     c["records_delivered"] = d.records_delivered;
     c["requests_ok"] = d.requests_ok;
@@ -254,10 +260,25 @@ void ShipperDaemon::AppendHealthRecord(pgagent::v1::AgentHealth health) {
   if (!stored.ok()) log::Warn("shipperd.health_not_buffered", {{"error", stored.status().ToString()}});
 }
 
+void ShipperDaemon::ObserveGrowth() {
+  const double now = std::chrono::duration<double>(clock_.Now().time_since_epoch()).count();
+  if (dispatcher_) dead_letters_.Observe(dispatcher_->stats().dead_lettered, now);
+  if (auto stats = buffer_.Stats(); stats.ok()) {
+    uint64_t evicted = 0;
+    for (const auto& [kind, n] : stats->evicted_records_by_kind) evicted += n;
+    evictions_.Observe(evicted, now);
+  }
+}
+
 void ShipperDaemon::Tick() {
   const auto now = clock_.Monotonic();
+  if (now >= next_growth_check_) {
+    ObserveGrowth();
+    next_growth_check_ = now + 5s;
+  }
   if (now >= next_health_) {
     next_health_ = now + HealthInterval(config_);
+    cpu_percent_ = cpu_.Sample();  // share of one core since the previous health check
     pgagent::v1::AgentHealth health = Health();
     if (health_gate_.ShouldSend(health, now)) {
       AppendHealthRecord(std::move(health));

@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/daemon.h"
 #include "common/health_gate.h"
 #include "common/status.h"
 #include "shipperd/buffer/correlation_store.h"
@@ -27,6 +28,7 @@
 #include "shipperd/delivery/transport.h"
 #include "shipperd/ingest/failure_streak.h"
 #include "shipperd/ingest/ingest_server.h"
+#include "shipperd/metrics/growth_watch.h"
 
 namespace pgagent {
 
@@ -66,6 +68,7 @@ class ShipperDaemon {
   void IngestLoop();
   void DeliveryLoop();
   void AppendHealthRecord(pgagent::v1::AgentHealth health);
+  void ObserveGrowth();
 
   Config config_;
   RecordBuffer& buffer_;
@@ -93,6 +96,11 @@ class ShipperDaemon {
   std::chrono::steady_clock::time_point next_health_;
   HealthGate health_gate_;
   std::chrono::steady_clock::time_point next_reader_check_;
+  CpuShare cpu_;  // main thread (AppendHealthRecord)
+  std::atomic<double> cpu_percent_{0};
+  GrowthWatch evictions_;     // main thread (Tick)
+  GrowthWatch dead_letters_;  // main thread (Tick)
+  std::chrono::steady_clock::time_point next_growth_check_;
   mutable std::mutex config_mu_;
 };
 

@@ -24,7 +24,7 @@ struct LogParserOptions {
   // stderr only: the server's log_line_prefix (or the configured override). PostgreSQL
   // 13+'s default is "%m [%p] ".
   std::string log_line_prefix = "%m [%p] ";
-  // false = [logs] send_raw_query_text: statements and messages leave unredacted.
+  // false = [collection] send_raw_query_text: statements and messages leave unredacted.
   bool redact = true;
   // Correlation ids from application_name and SQL comments; nullopt disables extraction.
   std::optional<CorrelationOptions> correlation = CorrelationOptions{};

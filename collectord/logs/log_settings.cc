@@ -56,7 +56,7 @@ Result<LogLocation> ChooseLogLocation(const std::map<std::string, std::string>& 
   if (collector != nullptr && *collector != "on") {
     return FailedPreconditionError(
         "logging_collector is off: PostgreSQL's stderr goes wherever the server was started "
-        "with; set [logs] log_path explicitly");
+        "with; set [collection] log_path explicitly");
   }
   const std::string* dest = Find(settings, "log_destination");
   const std::string* dir = Find(settings, "log_directory");
@@ -84,7 +84,7 @@ Result<LogLocation> ChooseLogLocation(const std::map<std::string, std::string>& 
     src.format = LogFormat::kStderr;
   } else {
     return FailedPreconditionError("log_destination '" + *dest +
-                                   "' writes no file pgagent can read; set [logs] log_path");
+                                   "' writes no file pgagent can read; set [collection] log_path");
   }
   if (!dir->empty() && dir->front() == '/') {
     src.directory = *dir;
@@ -94,7 +94,7 @@ Result<LogLocation> ChooseLogLocation(const std::map<std::string, std::string>& 
       return PermissionDeniedError(
           "log_directory '" + *dir +
           "' is relative and data_directory is not visible: grant pg_read_all_settings "
-          "(or pg_monitor) or set [logs] log_path");
+          "(or pg_monitor) or set [collection] log_path");
     }
     src.directory = *data + "/" + *dir;
   }

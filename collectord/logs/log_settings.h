@@ -48,9 +48,9 @@ struct LogLocation {
 };
 
 struct LogLocationOverrides {
-  // [logs] format: read this destination rather than the preferred one.
+  // [collection] log_format: read this destination rather than the preferred one.
   std::optional<LogFormat> format;
-  // [logs] log_line_prefix: a configured prefix overrides what the server says.
+  // [collection] log_line_prefix: a configured prefix overrides what the server says.
   std::optional<std::string> log_line_prefix;
 };
 

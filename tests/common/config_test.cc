@@ -80,7 +80,7 @@ sslrootcert = /etc/ssl/pg-ca.pem
 
 [collection]
 interval_s = 30
-log_path = auto
+log_path = /var/log/postgresql/postgresql-15-main.log
 log_format = csvlog
 log_line_prefix = "%m [%p] %q%u@%d %a "
 log_start = beginning
@@ -157,6 +157,8 @@ hostname = db1
 max_rss_mb = 200
 max_cpu_percent = 10
 control_dir = /run/pgagent-ctl
+ini_syntax = pgagent
+metrics_address = 127.0.0.1:9187
 )ini";
 
 class ConfigTest : public ::testing::Test {
@@ -201,7 +203,7 @@ TEST_F(ConfigTest, AnEmptyFileGivesThePythonAgentsDefaults) {
   EXPECT_EQ(c.database.lock_timeout_ms, 1000);
   EXPECT_EQ(c.database.application_name, "bitville-monitor");
   EXPECT_EQ(c.collection.interval_s, 60);
-  EXPECT_EQ(c.collection.log_path, "/var/log/postgresql/postgresql-main.log");
+  EXPECT_EQ(c.collection.log_path, "auto");  // new installs: found from the server
   EXPECT_EQ(c.collection.log_max_line_bytes, 1 << 20);
   EXPECT_EQ(c.collection.log_batch_max_entries, 500);
   EXPECT_EQ(c.collection.activity_max_rows, 1000);
@@ -245,7 +247,7 @@ TEST_F(ConfigTest, EveryKeyIsReadFromTheIniFile) {
   EXPECT_EQ(c.database.sslmode, "verify-full");
   EXPECT_EQ(c.database.sslrootcert, "/etc/ssl/pg-ca.pem");
   EXPECT_EQ(c.collection.interval_s, 30);
-  EXPECT_EQ(c.collection.log_path, "auto");
+  EXPECT_EQ(c.collection.log_path, "/var/log/postgresql/postgresql-15-main.log");
   EXPECT_EQ(c.collection.log_format, "csvlog");
   EXPECT_EQ(c.collection.log_line_prefix, "%m [%p] %q%u@%d %a ");
   EXPECT_EQ(c.collection.log_start, "beginning");
@@ -312,6 +314,8 @@ TEST_F(ConfigTest, EveryKeyIsReadFromTheIniFile) {
   EXPECT_EQ(c.agent.max_rss_mb, 200);
   EXPECT_EQ(c.agent.max_cpu_percent, 10);
   EXPECT_EQ(c.agent.control_dir, "/run/pgagent-ctl");
+  EXPECT_EQ(c.agent.ini_syntax, "pgagent");
+  EXPECT_EQ(c.agent.metrics_address, "127.0.0.1:9187");
 }
 
 TEST_F(ConfigTest, TheFullExampleSetsEveryKeyOfTheTableToANonDefaultValue) {

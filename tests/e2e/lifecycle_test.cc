@@ -266,5 +266,92 @@ TEST_F(LifecycleTest, SighupAppliesAValidConfigAndKeepsTheOldOneWhenInvalid) {
   EXPECT_EQ((*shipper)->Stop(15s), 0);
 }
 
+// pgagentctl status --json with the test's config; the parsed report and the exit code.
+std::pair<int, std::string> CtlStatus(const std::string& config, bool json) {
+  std::vector<std::string> argv = {testing::BinaryDir() + "/tools/pgagentctl/pgagentctl",
+                                   "--config", config, "status"};
+  if (json) argv.push_back("--json");
+  auto run = testing::RunProcess(argv);
+  if (!run.ok()) return {-1, run.status().ToString()};
+  return {run->exit_code, run->out + run->err};
+}
+
+TEST_F(LifecycleTest, TheDaemonWarnsOnceAboutMissingPrivilegesAndStatusIsDegraded) {
+  const std::string config = Config("[agent]\ncontrol_dir = " + dir_ + "/run\n", "nobody_special");
+  ::mkdir((dir_ + "/run").c_str(), 0770);  // as systemd's RuntimeDirectory= would
+  auto shipper =
+      ChildProcess::Start({Bin("shipperd/pgagent-shipperd"), config}, dir_ + "/shipperd.log");
+  auto collector =
+      ChildProcess::Start({Bin("collectord/pgagent-collectord"), config}, dir_ + "/collectord.log");
+  ASSERT_TRUE(shipper.ok() && collector.ok());
+  auto count = [&](const std::string& what) {
+    const std::string log = ReadLog("collectord.log");
+    size_t n = 0;
+    for (size_t pos = log.find(what); pos != std::string::npos; pos = log.find(what, pos + 1)) ++n;
+    return n;
+  };
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return count("collector.insufficient_privilege") >= 1; }, 20s))
+      << ReadLog("collectord.log");
+  // Three more cycles (interval_s = 2): still warned only once.
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return CtlStatus(config, false).second.find("lacks pg_monitor") != std::string::npos; },
+      20s))
+      << CtlStatus(config, false).second << ReadLog("collectord.log");
+  std::this_thread::sleep_for(6s);
+  EXPECT_EQ(count("collector.insufficient_privilege"), 1u) << ReadLog("collectord.log");
+  const auto [code, out] = CtlStatus(config, false);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(
+      out.find("  - collectord: role \"nobody_special\" lacks pg_monitor / pg_read_all_stats"),
+      std::string::npos)
+      << out;
+  // shipperd's own health now reports a CPU share (it was always 0).
+  const auto [json_code, json] = CtlStatus(config, true);
+  const size_t shipperd = json.find("\"component\": \"shipperd\"");
+  const size_t cpu = json.find("\"cpu_percent\": ", shipperd);
+  ASSERT_NE(cpu, std::string::npos) << json;
+  EXPECT_GT(std::stod(json.substr(cpu + 15, 12)), 0.0) << json.substr(cpu, 40);
+  EXPECT_EQ((*collector)->Stop(15s), 0);
+  EXPECT_EQ((*shipper)->Stop(15s), 0);
+}
+
+// Log following starts without a working database connection: from the log settings the
+// server reported on an earlier run (kept in state_dir), so that the authentication failures
+// of the agent's own role are shipped as they happen.
+TEST_F(LifecycleTest, AuthenticationFailuresAreShippedWhileTheRoleCannotConnect) {
+  const std::string config = Config();
+  {
+    auto collector =
+        ChildProcess::Start({Bin("collectord/pgagent-collectord"), config}, dir_ + "/first.log");
+    ASSERT_TRUE(collector.ok());
+    ASSERT_TRUE(testing::WaitUntil(
+        [&] { return ReadLog("first.log").find("logs.following") != std::string::npos; }, 30s))
+        << ReadLog("first.log");
+    EXPECT_EQ((*collector)->Stop(15s), 0);
+  }
+  ASSERT_TRUE(std::ifstream(dir_ + "/state/server_log_settings").good()) << ReadLog("first.log");
+  ASSERT_TRUE(listener_->Reset().ok());
+  std::string text = ReadLog("pgagent.ini");
+  text.replace(text.find("user = monitor"), 14, "user = no_such_role_i17");
+  std::ofstream(config, std::ios::trunc) << text;
+  auto shipper =
+      ChildProcess::Start({Bin("shipperd/pgagent-shipperd"), config}, dir_ + "/shipperd.log");
+  auto collector =
+      ChildProcess::Start({Bin("collectord/pgagent-collectord"), config}, dir_ + "/collectord.log");
+  ASSERT_TRUE(shipper.ok() && collector.ok());
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        auto rows = listener_->StoredJson();
+        return rows.ok() && rows->find("no_such_role_i17") != std::string::npos &&
+               rows->find("pg_log") != std::string::npos;
+      },
+      40s))
+      << ReadLog("collectord.log");
+  EXPECT_NE(ReadLog("collectord.log").find("logs.using_saved_settings"), std::string::npos);
+  EXPECT_EQ((*collector)->Stop(15s), 0);
+  EXPECT_EQ((*shipper)->Stop(15s), 0);
+}
+
 }  // namespace
 }  // namespace pgagent

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
@@ -63,7 +64,10 @@ class IpcHandoffTest : public ::testing::Test {
     buffer_dir_ = dir_ + "/buffer";
     acked_file_ = dir_ + "/acked.txt";
   }
-  void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
 
   std::string WriteShipperConfig() {
     const std::string path = dir_ + "/pgagent.ini";

@@ -4,7 +4,10 @@
 // InstalledDebPackageTest shares one install for the read-only checks, DebPackageLifecycleTest
 // installs in SetUp. Both purge in their teardown, so the machine is left as found even when a
 // test fails.
-// REQUIRES: root, and pgagent not installed (the tests refuse to touch an existing install).
+// The package is bitville-pgagent (Debian's "pgagent" is pgAdmin's job scheduler); lintian
+// finds no error and no warning in it.
+// REQUIRES: root, and bitville-pgagent (or the old pgagent) not installed (the tests refuse to
+// touch an existing install).
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
@@ -38,8 +41,16 @@ const fs::path kBinaryDir = PGAGENT_BINARY_DIR;
 const std::vector<std::string> kUsers = {"pgagent-collector", "pgagent-shipper"};
 const std::vector<std::string> kInstalledBinaries = {
     "/usr/sbin/pgagent-collectord", "/usr/sbin/pgagent-shipperd", "/usr/bin/pgagentctl"};
-const std::vector<std::string> kUnits = {"pgagent-collectord.service", "pgagent-shipperd.service",
-                                         "pgagent.target"};
+const std::vector<std::string> kUnits = {
+    "pgagent-collectord.service",  "pgagent-shipperd.service",  "pgagent.target",
+    "pgagent-collectord@.service", "pgagent-shipperd@.service", "pgagent@.target"};
+constexpr const char* kPackage = "bitville-pgagent";
+const std::string kDocDir = std::string("/usr/share/doc/") + kPackage;
+// Installed manual pages: command -> page.
+const std::map<std::string, std::string> kManPages = {
+    {"pgagent-collectord", "/usr/share/man/man8/pgagent-collectord.8.gz"},
+    {"pgagent-shipperd", "/usr/share/man/man8/pgagent-shipperd.8.gz"},
+    {"pgagentctl", "/usr/share/man/man1/pgagentctl.1.gz"}};
 
 // dpkg refuses to run while another dpkg/apt holds its lock (other engineers may be
 // installing packages): retry a bounded number of times.
@@ -57,7 +68,8 @@ CommandResult RunDpkg(const std::string& arguments) {
 
 // "installed", "config-files", or "not-installed".
 std::string PackageState() {
-  const CommandResult r = RunCommand("dpkg-query -W -f='${db:Status-Status}' pgagent");
+  const CommandResult r =
+      RunCommand(std::string("dpkg-query -W -f='${db:Status-Status}' ") + kPackage);
   return r.exit_code == 0 && !r.output.empty() ? r.output : "not-installed";
 }
 
@@ -200,11 +212,13 @@ const BuiltPackage& PackageUnderTest() {
   static TempDir work;
   static const BuiltPackage package = [] {
     if (::geteuid() != 0) return BuiltPackage{"the package tests need root (dpkg -i)", {}};
-    if (PackageState() != "not-installed" || UserExists("pgagent-collector") ||
+    const bool old_name =
+        RunCommand("dpkg-query -W -f='${db:Status-Status}' pgagent").output == "installed";
+    if (PackageState() != "not-installed" || old_name || UserExists("pgagent-collector") ||
         UserExists("pgagent-shipper") || GroupExists("pgagent")) {
       return BuiltPackage{
           "pgagent is already installed here (or its users exist); the tests do not touch an "
-          "existing install. Remove it with: dpkg --purge pgagent",
+          "existing install. Remove it with: dpkg --purge bitville-pgagent",
           {}};
     }
     if (work.path().empty()) return BuiltPackage{"mkdtemp failed", {}};
@@ -225,7 +239,7 @@ void InstallPackage() {
 // was installed by the tests).
 void PurgePackageIfPresent() {
   if (!PackageUnderTest().error.empty() || PackageState() == "not-installed") return;
-  const CommandResult r = RunDpkg("--purge pgagent");
+  const CommandResult r = RunDpkg(std::string("--purge ") + kPackage);
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
@@ -257,12 +271,68 @@ class DebPackageLifecycleTest : public ::testing::Test {
 
 TEST_F(InstalledDebPackageTest, FileIsNamedAfterPackageVersionAndArchitecture) {
   const fs::path& deb = PackageUnderTest().deb;
-  EXPECT_EQ(deb.filename().string(), std::string("pgagent_") + PGAGENT_VERSION + "_amd64.deb");
+  EXPECT_EQ(deb.filename().string(), std::string(kPackage) + "_" + PGAGENT_VERSION + "_amd64.deb");
   const CommandResult fields =
       RunCommand("dpkg-deb -f " + ShellQuote(deb.string()) + " Package Version Architecture");
   std::cout << fields.output;
-  EXPECT_EQ(fields.output, std::string("Package: pgagent\nVersion: ") + PGAGENT_VERSION +
+  EXPECT_EQ(fields.output, std::string("Package: ") + kPackage + "\nVersion: " + PGAGENT_VERSION +
                                "\nArchitecture: amd64\n");
+}
+
+// apt must never offer pgAdmin's job scheduler (Debian's "pgagent", 4.x) as an upgrade of
+// the monitoring agent: the package has its own name, and takes over (Breaks/Replaces)
+// only the agent's own old package "pgagent" (0.1.0 and earlier), not pgAdmin's.
+TEST_F(InstalledDebPackageTest, HasItsOwnNameAndReplacesOnlyTheAgentsOldPackage) {
+  const fs::path& deb = PackageUnderTest().deb;
+  const CommandResult fields =
+      RunCommand("dpkg-deb -f " + ShellQuote(deb.string()) + " Package Breaks Replaces");
+  EXPECT_EQ(fields.output, std::string("Package: ") + kPackage +
+                               "\nBreaks: pgagent (<< 1.0~)\nReplaces: pgagent (<< 1.0~)\n");
+  EXPECT_EQ(RunCommand("dpkg --compare-versions 0.1.0 lt 1.0~").exit_code, 0);
+  EXPECT_NE(RunCommand("dpkg --compare-versions 4.2.2-1 lt 1.0~").exit_code, 0);
+}
+
+// lintian, Debian's package checker: no error and no warning; the info tags left are
+// overridden with a reason (packaging/lintian-overrides).
+TEST_F(InstalledDebPackageTest, LintianFindsNoErrorAndNoWarning) {
+  const CommandResult r = RunCommand("lintian --info --display-info --show-overrides " +
+                                     ShellQuote(PackageUnderTest().deb.string()));
+  std::cout << "lintian: exit " << r.exit_code << ", output:\n" << r.output << std::endl;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::istringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_FALSE(line.starts_with("E: ") || line.starts_with("W: ")) << line;
+    if (line.starts_with("I: ")) ADD_FAILURE() << "not fixed nor overridden: " << line;
+  }
+}
+
+// Each command has a manual page, made by help2man from its own --help, that man renders
+// without a warning and that shows the program's options.
+TEST_F(InstalledDebPackageTest, EachCommandHasAManualPageMadeFromItsHelp) {
+  for (const auto& [command, page] : kManPages) {
+    const FileInfo f = Stat(page);
+    ASSERT_TRUE(f.exists) << page;
+    EXPECT_EQ(f.mode, 0644u) << page;
+    const CommandResult rendered = RunCommand("MANWIDTH=100 man --warnings -E UTF-8 -l " +
+                                              ShellQuote(page) + " 2>&1 >/dev/null");
+    EXPECT_EQ(rendered.output, "") << page;
+    const CommandResult text = RunCommand("MANWIDTH=100 man -l " + ShellQuote(page) + " | col -b");
+    EXPECT_NE(text.output.find(command), std::string::npos) << text.output;
+    EXPECT_NE(text.output.find("--config"), std::string::npos) << text.output;
+    EXPECT_NE(text.output.find("EXIT STATUS"), std::string::npos) << text.output;
+  }
+  const CommandResult ctl =
+      RunCommand("MANWIDTH=100 man -l " + kManPages.at("pgagentctl") + " | col -b");
+  for (const char* word : {"degraded", "healthy", "--send-test-record", "--instance"}) {
+    EXPECT_NE(ctl.output.find(word), std::string::npos) << word << "\n" << ctl.output;
+  }
+}
+
+TEST_F(InstalledDebPackageTest, ShipsACopyrightFileAndAChangelogOfThisVersion) {
+  EXPECT_EQ(ReadFileText(kDocDir + "/copyright"), ReadFileText(kSourceDir / "packaging/copyright"));
+  const CommandResult changelog = RunCommand("zcat " + kDocDir + "/changelog.gz | head -1");
+  EXPECT_EQ(changelog.output,
+            std::string(kPackage) + " (" + PGAGENT_VERSION + ") bookworm; urgency=medium\n");
 }
 
 TEST_F(InstalledDebPackageTest, PutsBinariesInSbinAndBinAndUnitsInLibSystemd) {
@@ -279,12 +349,16 @@ TEST_F(InstalledDebPackageTest, PutsBinariesInSbinAndBinAndUnitsInLibSystemd) {
     EXPECT_EQ(f.mode, 0644u) << path << " " << Describe(f);
     EXPECT_EQ(ReadFileText(path), ReadFileText(kSourceDir / "systemd" / unit)) << path;
   }
-  EXPECT_TRUE(Stat("/usr/share/doc/pgagent/examples/pgagent.ini").exists);
+  EXPECT_TRUE(Stat(kDocDir + "/examples/pgagent.ini").exists);
 }
 
 TEST_F(InstalledDebPackageTest, InstalledUnitsVerifyCleanAgainstTheInstalledBinaries) {
-  std::string command = "systemd-analyze verify --man=no";
-  for (const auto& unit : kUnits) command += " /lib/systemd/system/" + unit;
+  std::string command = "systemd-analyze verify --man=yes";
+  for (const auto& unit : kUnits) {
+    std::string name = unit;
+    if (const size_t at = name.find("@."); at != std::string::npos) name.insert(at + 1, "main");
+    command += " /lib/systemd/system/" + name;
+  }
   const CommandResult r = RunCommand(command);
   std::cout << "systemd-analyze verify (installed): exit " << r.exit_code << ", output: \""
             << r.output << "\"" << std::endl;
@@ -302,7 +376,7 @@ TEST_F(InstalledDebPackageTest, InstalledDaemonsRunAndReportTheirVersion) {
 
 TEST_F(InstalledDebPackageTest, DependsNamesThePackageOfEveryLibraryTheBinariesLoad) {
   const std::set<std::string> depends =
-      DependedPackages(RunCommand("dpkg-query -W -f='${Depends}' pgagent").output);
+      DependedPackages(RunCommand(std::string("dpkg-query -W -f='${Depends}' ") + kPackage).output);
   std::map<std::string, std::string> loaded_by;  // library path -> a binary that loads it
   for (const auto& binary : kInstalledBinaries) {
     ASSERT_TRUE(Stat(binary).exists) << binary << " is not installed";
@@ -323,7 +397,8 @@ TEST_F(InstalledDebPackageTest, DependsNamesThePackageOfEveryLibraryTheBinariesL
 }
 
 TEST_F(InstalledDebPackageTest, ConfigIsAConffileReadableByRootAndGroupPgagentOnly) {
-  const std::string conffiles = RunCommand("dpkg-query -W -f='${Conffiles}' pgagent").output;
+  const std::string conffiles =
+      RunCommand(std::string("dpkg-query -W -f='${Conffiles}' ") + kPackage).output;
   EXPECT_NE(conffiles.find("/etc/pgagent/pgagent.ini "), std::string::npos) << conffiles;
   const FileInfo ini = Stat("/etc/pgagent/pgagent.ini");
   ASSERT_TRUE(ini.exists);
@@ -377,6 +452,8 @@ TEST_F(InstalledDebPackageTest, EachDaemonUserReachesOnlyItsOwnStateAndNoSecret)
   EXPECT_NE(as("pgagent-collector", "touch /var/lib/pgagent/buffer/probe2"), 0);
   EXPECT_EQ(as("pgagent-collector", "touch /var/lib/pgagent/collectord/probe"), 0);
   EXPECT_NE(as("pgagent-shipper", "touch /var/lib/pgagent/collectord/probe2"), 0);
+  // Purge keeps what the administrator put into /etc/pgagent: this test's key is removed here.
+  EXPECT_EQ(::unlink("/etc/pgagent/credentials/api_key"), 0);
 }
 
 TEST_F(DebPackageLifecycleTest, ReinstallKeepsAnEditedConfigAndItsMode) {
@@ -389,7 +466,7 @@ TEST_F(DebPackageLifecycleTest, ReinstallKeepsAnEditedConfigAndItsMode) {
 
 TEST_F(DebPackageLifecycleTest, RemoveKeepsConfigUsersAndBufferedData) {
   ASSERT_TRUE(WriteFileText("/var/lib/pgagent/buffer/data.mdb", "records"));
-  const CommandResult r = RunDpkg("--remove pgagent");
+  const CommandResult r = RunDpkg(std::string("--remove ") + kPackage);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(PackageState(), "config-files");
   for (const auto& binary : kInstalledBinaries) EXPECT_FALSE(Stat(binary).exists) << binary;
@@ -404,9 +481,9 @@ TEST_F(DebPackageLifecycleTest, PurgeRemovesUsersGroupDirectoriesAndEnablementLi
   ASSERT_EQ(enable.exit_code, 0) << enable.output;
   ASSERT_TRUE(Stat("/etc/systemd/system/multi-user.target.wants/pgagent.target").exists);
   ASSERT_TRUE(WriteFileText("/var/lib/pgagent/buffer/data.mdb", "records"));
-  ASSERT_TRUE(WriteFileText("/etc/pgagent/credentials/db_password", "pw\n"));
+  ASSERT_TRUE(WriteFileText("/etc/pgagent/pgagent.ini.dpkg-old", "; the previous version\n"));
 
-  const CommandResult r = RunDpkg("--purge pgagent");
+  const CommandResult r = RunDpkg(std::string("--purge ") + kPackage);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(PackageState(), "not-installed");
   for (const auto& name : kUsers) EXPECT_FALSE(UserExists(name)) << name;
@@ -416,6 +493,28 @@ TEST_F(DebPackageLifecycleTest, PurgeRemovesUsersGroupDirectoriesAndEnablementLi
                                  "/etc/systemd/system/pgagent.target.wants"}) {
     EXPECT_FALSE(Stat(path).exists) << path;
   }
+}
+
+// Purge removes what the package shipped or created, never what the administrator put into
+// /etc/pgagent (a CA file, an instance's INI, credentials): those stay, and purge says so.
+TEST_F(DebPackageLifecycleTest, PurgeKeepsTheFilesTheAdministratorPutIntoEtcPgagent) {
+  ASSERT_TRUE(WriteFileText("/etc/pgagent/listener-ca.pem", "CA\n"));
+  ASSERT_TRUE(WriteFileText("/etc/pgagent/main.ini", "[database]\nport = 5433\n"));
+  ASSERT_EQ(::mkdir("/etc/pgagent/credentials/main", 0700), 0);
+  ASSERT_TRUE(WriteFileText("/etc/pgagent/credentials/main/api_key", "key\n"));
+  ASSERT_TRUE(WriteFileText("/etc/pgagent/pgagent.ini",
+                            ReadFileText("/etc/pgagent/pgagent.ini") + "; edited\n"));
+  const CommandResult r = RunDpkg(std::string("--purge ") + kPackage);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::cout << r.output;
+  EXPECT_NE(r.output.find("/etc/pgagent/listener-ca.pem"), std::string::npos) << r.output;
+  EXPECT_EQ(ReadFileText("/etc/pgagent/listener-ca.pem"), "CA\n");
+  EXPECT_EQ(ReadFileText("/etc/pgagent/main.ini"), "[database]\nport = 5433\n");
+  EXPECT_EQ(ReadFileText("/etc/pgagent/credentials/main/api_key"), "key\n");
+  // The package's own conffile goes, edited or not (dpkg purges conffiles).
+  EXPECT_FALSE(Stat("/etc/pgagent/pgagent.ini").exists);
+  EXPECT_FALSE(Stat("/var/lib/pgagent").exists);
+  RunCommand("rm -rf /etc/pgagent");  // this test's own files
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ const fs::path kUnitDir = fs::path(PGAGENT_SOURCE_DIR) / "systemd";
 constexpr const char* kCollector = "pgagent-collectord.service";
 constexpr const char* kShipper = "pgagent-shipperd.service";
 constexpr const char* kTarget = "pgagent.target";
+constexpr const char* kCollectorTemplate = "pgagent-collectord@.service";
+constexpr const char* kShipperTemplate = "pgagent-shipperd@.service";
+constexpr const char* kTargetTemplate = "pgagent@.target";
 
 // "Key" -> every value assigned to it, in order, over all sections.
 using UnitSettings = std::map<std::string, std::vector<std::string>>;
@@ -78,7 +82,8 @@ class SystemdUnitsTest : public ::testing::Test {
     const std::map<std::string, std::string> binaries = {
         {"/usr/sbin/pgagent-collectord", PGAGENT_COLLECTORD_BINARY},
         {"/usr/sbin/pgagent-shipperd", PGAGENT_SHIPPERD_BINARY}};
-    for (const char* name : {kCollector, kShipper, kTarget}) {
+    for (const char* name :
+         {kCollector, kShipper, kTarget, kCollectorTemplate, kShipperTemplate, kTargetTemplate}) {
       std::string text = ReadFileText(kUnitDir / name);
       ASSERT_FALSE(text.empty()) << kUnitDir / name;
       for (const auto& [installed, built] : binaries) {
@@ -86,6 +91,12 @@ class SystemdUnitsTest : public ::testing::Test {
         if (at != std::string::npos) text.replace(at, installed.size(), built);
       }
       ASSERT_TRUE(WriteFileText(dir_.path() / name, text));
+      // An instance of each template, as systemd-analyze verify checks instances only.
+      std::string instance = name;
+      if (const size_t at = instance.find("@."); at != std::string::npos) {
+        instance.insert(at + 1, "alpha");
+        ASSERT_TRUE(WriteFileText(dir_.path() / instance, text));
+      }
     }
   }
 
@@ -126,6 +137,79 @@ TEST_F(SystemdUnitsTest, VerifyFindsNoProblemInTheServicesAndTheTarget) {
             << result.output << "\"" << std::endl;
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_EQ(result.output, "");
+}
+
+TEST_F(SystemdUnitsTest, VerifyFindsNoProblemInAnInstanceOfTheTemplateUnits) {
+  const CommandResult result = RunCommand(
+      "systemd-analyze verify --man=no " + Copy("pgagent@alpha.target") + " " +
+      Copy("pgagent-collectord@alpha.service") + " " + Copy("pgagent-shipperd@alpha.service"));
+  std::cout << "systemd-analyze verify (instance alpha): exit " << result.exit_code
+            << ", output: \"" << result.output << "\"" << std::endl;
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.output, "");
+}
+
+TEST_F(SystemdUnitsTest, TemplateInstancesAreAsHardenedAsTheSingleClusterUnits) {
+  for (const char* name : {"pgagent-collectord@alpha.service", "pgagent-shipperd@alpha.service"}) {
+    const double exposure = Exposure(name);
+    EXPECT_GE(exposure, 0.0) << name;
+    EXPECT_LE(exposure, 2.0) << name;
+  }
+}
+
+// Everything a template instance writes or reads is its own: config, environment file,
+// credentials, state, buffer and sockets; the rest of the unit is the single-cluster one.
+TEST_F(SystemdUnitsTest, TemplateUnitsGiveEachInstanceItsOwnFilesAndDirectories) {
+  const UnitSettings collector = ParseUnit(kUnitDir / kCollectorTemplate);
+  const UnitSettings shipper = ParseUnit(kUnitDir / kShipperTemplate);
+  EXPECT_EQ(Joined(collector, "ExecStart"),
+            "/usr/sbin/pgagent-collectord --config /etc/pgagent/%i.ini");
+  EXPECT_EQ(Joined(shipper, "ExecStart"),
+            "/usr/sbin/pgagent-shipperd --config /etc/pgagent/%i.ini");
+  EXPECT_EQ(Joined(collector, "LoadCredential"),
+            "db_password:/etc/pgagent/credentials/%i/db_password");
+  EXPECT_EQ(Joined(shipper, "LoadCredential"), "api_key:/etc/pgagent/credentials/%i/api_key");
+  EXPECT_EQ(Joined(collector, "StateDirectory"), "pgagent/%i/collectord");
+  EXPECT_EQ(Joined(shipper, "StateDirectory"), "pgagent/%i/buffer");
+  for (const UnitSettings* unit : {&collector, &shipper}) {
+    EXPECT_EQ(Joined(*unit, "RuntimeDirectory"), "pgagent/%i");
+    EXPECT_EQ(Joined(*unit, "EnvironmentFile"), "-/etc/pgagent/%i.env");
+    EXPECT_EQ(Joined(*unit, "PartOf"), "pgagent@%i.target");
+    const std::string env = Joined(*unit, "Environment");
+    EXPECT_TRUE(HasWord(env, "BITVILLE_PG_IPC_RUNTIME_DIR=/run/pgagent/%i")) << env;
+    EXPECT_TRUE(HasWord(env, "BITVILLE_PG_AGENT_CONTROL_DIR=/run/pgagent/%i")) << env;
+  }
+  EXPECT_TRUE(HasWord(Joined(collector, "Environment"),
+                      "BITVILLE_PG_AGENT_STATE_DIR=/var/lib/pgagent/%i/collectord"));
+  EXPECT_TRUE(HasWord(Joined(shipper, "Environment"),
+                      "BITVILLE_PG_BUFFER_PATH=/var/lib/pgagent/%i/buffer"));
+  EXPECT_TRUE(
+      HasWord(Joined(shipper, "InaccessiblePaths"), "-/etc/pgagent/credentials/%i/db_password"));
+  EXPECT_TRUE(
+      HasWord(Joined(collector, "InaccessiblePaths"), "-/etc/pgagent/credentials/%i/api_key"));
+  const UnitSettings target = ParseUnit(kUnitDir / kTargetTemplate);
+  EXPECT_EQ(Joined(target, "Wants"), "pgagent-shipperd@%i.service pgagent-collectord@%i.service");
+  EXPECT_EQ(Joined(target, "WantedBy"), "multi-user.target");
+}
+
+// Apart from the per-instance lines, a template is its single-cluster unit: a hardening
+// change made to one and forgotten in the other is caught here.
+TEST_F(SystemdUnitsTest, TemplatesDifferFromTheSingleClusterUnitsOnlyInPerInstanceLines) {
+  const std::set<std::string> per_instance = {"Description",    "After",
+                                              "PartOf",         "EnvironmentFile",
+                                              "ExecStart",      "RuntimeDirectory",
+                                              "StateDirectory", "LoadCredential",
+                                              "Environment",    "InaccessiblePaths"};
+  for (const auto& [single, templ] :
+       {std::pair{kCollector, kCollectorTemplate}, std::pair{kShipper, kShipperTemplate}}) {
+    UnitSettings a = ParseUnit(kUnitDir / single);
+    UnitSettings b = ParseUnit(kUnitDir / templ);
+    for (const auto& key : per_instance) {
+      a.erase(key);
+      b.erase(key);
+    }
+    EXPECT_EQ(a, b) << single << " vs " << templ;
+  }
 }
 
 TEST_F(SystemdUnitsTest, CollectorExposureIsAtMostTwo) {
@@ -206,15 +290,32 @@ TEST_F(SystemdUnitsTest, CollectorStartsAfterPostgresqlWithoutRequiringIt) {
   }
 }
 
+// The services have no [Install] section (lintian: a WantedBy= of our own target is
+// "unusual"): the target pulls them in, and enabling the target is all it takes.
 TEST_F(SystemdUnitsTest, TargetStartsStopsAndRestartsBothServices) {
   const UnitSettings target = ParseUnit(kUnitDir / kTarget);
   EXPECT_TRUE(HasWord(Joined(target, "Wants"), kCollector));
   EXPECT_TRUE(HasWord(Joined(target, "Wants"), kShipper));
   EXPECT_EQ(Joined(target, "WantedBy"), "multi-user.target");
+  for (const char* name : {kCollector, kShipper, kCollectorTemplate, kShipperTemplate}) {
+    const UnitSettings unit = ParseUnit(kUnitDir / name);
+    EXPECT_EQ(Joined(unit, "WantedBy"), "") << name;
+    EXPECT_EQ(ReadFileText(kUnitDir / name).find("\n[Install]"), std::string::npos) << name;
+  }
+  for (const char* name : {kCollector, kShipper}) {
+    EXPECT_EQ(Joined(ParseUnit(kUnitDir / name), "PartOf"), kTarget) << name;
+  }
+}
+
+// The Python agent's environment file and INI are honoured by the single-cluster units.
+TEST_F(SystemdUnitsTest, SingleClusterUnitsReadThePythonAgentsFilesWhenPresent) {
   for (const char* name : {kCollector, kShipper}) {
     const UnitSettings unit = ParseUnit(kUnitDir / name);
-    EXPECT_EQ(Joined(unit, "PartOf"), kTarget) << name;
-    EXPECT_EQ(Joined(unit, "WantedBy"), kTarget) << name;
+    EXPECT_EQ(Joined(unit, "EnvironmentFile"), "-/etc/bitville/postgres-agent.env") << name;
+    EXPECT_NE(
+        Joined(unit, "ExecStart").find(" --python-agent-config /etc/bitville/postgres-agent.ini"),
+        std::string::npos)
+        << name;
   }
 }
 
@@ -231,9 +332,11 @@ TEST_F(SystemdUnitsTest, UnitDirectoriesAreTheConfigDefaults) {
     EXPECT_EQ("/run/" + Joined(*unit, "RuntimeDirectory"), defaults.agent.control_dir);
   }
   EXPECT_EQ(Joined(collector, "ExecStart"),
-            "/usr/sbin/pgagent-collectord --config /etc/pgagent/pgagent.ini");
+            "/usr/sbin/pgagent-collectord --config /etc/pgagent/pgagent.ini "
+            "--python-agent-config /etc/bitville/postgres-agent.ini");
   EXPECT_EQ(Joined(shipper, "ExecStart"),
-            "/usr/sbin/pgagent-shipperd --config /etc/pgagent/pgagent.ini");
+            "/usr/sbin/pgagent-shipperd --config /etc/pgagent/pgagent.ini "
+            "--python-agent-config /etc/bitville/postgres-agent.ini");
 }
 
 }  // namespace

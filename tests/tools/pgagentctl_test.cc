@@ -43,6 +43,10 @@ Message ParseJson(const std::string& text) {
   return message;
 }
 
+double NowUnixS() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -102,14 +106,14 @@ class PgagentctlTest : public ::testing::Test {
 
   // shipperd's control server over the buffer, and a collectord one answering status.
   void StartDaemons() {
+    shipper_health_.set_component("shipperd");
+    shipper_health_.set_breaker_state("closed");
+    shipper_health_.set_requests_sent(7);
+    shipper_health_.set_delivery_last_status(200);
+    collector_health_.set_db_state("connected");
+    collector_health_.set_log_state("following");
     ShipperStatusSources sources;
-    sources.health = [] {
-      pgagent::v1::AgentHealth health;
-      health.set_component("shipperd");
-      health.set_breaker_state("closed");
-      health.set_requests_sent(7);
-      return health;
-    };
+    sources.health = [this] { return shipper_health_; };
     handler_ = std::make_unique<ShipperControlHandler>(*buffer_, SystemClock::Instance(), sources);
     ControlServerOptions shipper_options;
     shipper_options.path = ControlSocketPath(run_dir_, "shipperd");
@@ -119,7 +123,7 @@ class PgagentctlTest : public ::testing::Test {
     shipper_server_ = std::move(*shipper);
     ControlServerOptions collector_options;
     collector_options.path = ControlSocketPath(run_dir_, "collectord");
-    collector_options.handler = [](const pgagent::v1::ControlRequest&) {
+    collector_options.handler = [this](const pgagent::v1::ControlRequest&) {
       pgagent::v1::ControlResponse response;
       response.set_ok(true);
       auto* status = response.mutable_status();
@@ -127,7 +131,8 @@ class PgagentctlTest : public ::testing::Test {
       status->set_version("9.9.9");
       status->set_uptime_s(3725);
       status->set_pid(4242);
-      status->mutable_health()->set_db_state("connected");
+      status->set_last_cycle_unix_s(NowUnixS() - 5);
+      *status->mutable_health() = collector_health_;
       return response;
     };
     auto collector = ControlServer::Start(collector_options);
@@ -143,6 +148,10 @@ class PgagentctlTest : public ::testing::Test {
   std::unique_ptr<ShipperControlHandler> handler_;
   std::unique_ptr<ControlServer> shipper_server_;
   std::unique_ptr<ControlServer> collector_server_;
+  // What the fake daemons report (set before StartDaemons() or between calls: the servers
+  // answer on their own threads, one request at a time, after the test thread wrote them).
+  pgagent::v1::AgentHealth shipper_health_;
+  pgagent::v1::AgentHealth collector_health_;
   uint64_t seq_ = 0;
 };
 
@@ -178,12 +187,77 @@ TEST_F(PgagentctlTest, StatusJsonParsesAsAStatusReport) {
   EXPECT_EQ(report.daemons(1).status().health().requests_sent(), 7u);
 }
 
-TEST_F(PgagentctlTest, StatusSaysWhichDaemonIsDownAndExitsOne) {
+TEST_F(PgagentctlTest, StatusIsHealthyOnlyWhenNothingIsWrongAndSaysSo) {
+  OpenBuffer();
+  Fill(1, 0);
+  StartDaemons();
+  RunOutput run = Ctl({"status"});
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_TRUE(Contains(run.out, "  log: following")) << run.out;
+  EXPECT_TRUE(Contains(run.out, "health: healthy\n")) << run.out;
+  auto report = ParseJson<pgagent::v1::StatusReport>(Ctl({"status", "--json"}).out);
+  EXPECT_EQ(report.health(), "healthy");
+  EXPECT_EQ(report.reasons_size(), 0);
+}
+
+TEST_F(PgagentctlTest, StatusIsDegradedWithTheBreakerOpenAndSaysWhyInTextAndJson) {
+  OpenBuffer();
+  StartDaemons();
+  shipper_health_.set_breaker_state("open");
+  shipper_health_.set_delivery_last_status(503);
+  shipper_health_.set_delivery_last_error("HTTP 503");
+  RunOutput run = Ctl({"status"});
+  EXPECT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_TRUE(Contains(run.out, "health: degraded\n")) << run.out;
+  EXPECT_TRUE(Contains(run.out, "  - shipperd: circuit breaker open (last error: HTTP 503)"))
+      << run.out;
+  EXPECT_TRUE(Contains(run.out, "  - shipperd: delivery failing: the last request got HTTP 503"))
+      << run.out;
+  RunOutput json = Ctl({"status", "--json"});
+  EXPECT_EQ(json.exit_code, 1);
+  auto report = ParseJson<pgagent::v1::StatusReport>(json.out);
+  EXPECT_EQ(report.health(), "degraded");
+  ASSERT_EQ(report.reasons_size(), 2);
+  EXPECT_EQ(report.reasons(0), "shipperd: circuit breaker open (last error: HTTP 503)");
+}
+
+TEST_F(PgagentctlTest, StatusIsDegradedWhenTheDatabaseIsInBackoffOrTheLogIsNotFollowed) {
+  OpenBuffer();
+  StartDaemons();
+  collector_health_.set_db_state("backoff");
+  collector_health_.set_log_state("not following: /var/log/postgresql/x.log: permission denied");
+  collector_health_.set_privilege_problem("role \"m\" lacks pg_monitor / pg_read_all_stats");
+  RunOutput run = Ctl({"status"});
+  EXPECT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_TRUE(Contains(run.out, "  - collectord: database unreachable (backoff)")) << run.out;
+  EXPECT_TRUE(Contains(run.out, "  - collectord: log not following: /var/log/postgresql/x.log"))
+      << run.out;
+  EXPECT_TRUE(Contains(run.out, "  - collectord: role \"m\" lacks pg_monitor")) << run.out;
+  EXPECT_TRUE(Contains(run.out, "  privileges: role \"m\" lacks pg_monitor")) << run.out;
+}
+
+TEST_F(PgagentctlTest, StatusIsDegradedAfterEvictionsOrDeadLettersInTheLastHourOnly) {
+  OpenBuffer();
+  StartDaemons();
+  shipper_health_.set_last_eviction_unix_s(NowUnixS() - 120);
+  shipper_health_.set_last_dead_letter_unix_s(NowUnixS() - 7200);  // over an hour ago
+  RunOutput run = Ctl({"status"});
+  EXPECT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_TRUE(Contains(run.out, "  - shipperd: buffer evicted records 120 s ago")) << run.out;
+  EXPECT_FALSE(Contains(run.out, "dead letters added")) << run.out;
+  shipper_health_.set_last_eviction_unix_s(0);
+  shipper_health_.set_last_dead_letter_unix_s(NowUnixS() - 30);
+  run = Ctl({"status"});
+  EXPECT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_TRUE(Contains(run.out, "  - shipperd: dead letters added 30 s ago")) << run.out;
+}
+
+TEST_F(PgagentctlTest, StatusSaysWhichDaemonIsDownAndExitsTwo) {
   OpenBuffer();
   StartDaemons();
   collector_server_->Stop();
   RunOutput run = Ctl({"status"});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_code, 2);
   EXPECT_TRUE(Contains(run.out, "collectord: down (no control socket at " +
                                     ControlSocketPath(run_dir_, "collectord") + ")"))
       << run.out;
@@ -279,10 +353,10 @@ class PgagentctlDownTest : public PgagentctlTest {
   }
 };
 
-TEST_F(PgagentctlDownTest, StatusSaysDownReadsTheBufferAndExitsOne) {
+TEST_F(PgagentctlDownTest, StatusSaysDownReadsTheBufferAndExitsTwo) {
   LeaveBuffer(3, 0);
   RunOutput run = Ctl({"status"});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_code, 2);
   EXPECT_TRUE(Contains(run.out, "shipperd: down (no control socket at " +
                                     ControlSocketPath(run_dir_, "shipperd") + ")"))
       << run.out;
@@ -305,7 +379,7 @@ TEST_F(PgagentctlDownTest, AStaleSocketCountsAsDown) {
   ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   close(fd);
   RunOutput run = Ctl({"status"});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_code, 2);
   EXPECT_TRUE(Contains(run.out, "shipperd: down (not running: nobody listens on")) << run.out;
 }
 
@@ -403,6 +477,24 @@ TEST_F(PgagentctlTest, CommandsNeedingTheConfigExit78WhenItIsMissing) {
   EXPECT_TRUE(Contains(run->err, "missing.ini")) << run->err;
 }
 
+// --instance addresses the daemons of pgagent-collectord@<instance>: the directories its
+// template units set, and /etc/pgagent/<instance>.ini unless --config says otherwise.
+TEST_F(PgagentctlTest, InstanceUsesTheDirectoriesOfItsTemplateUnits) {
+  WriteConfig("[database]\nport = 5433\n");
+  RunOutput run = Ctl({"--instance", "main", "check-config", "--print"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_TRUE(Contains(run.out, "[ipc] runtime_dir = /run/pgagent/main\n")) << run.out;
+  EXPECT_TRUE(Contains(run.out, "[agent] control_dir = /run/pgagent/main\n")) << run.out;
+  EXPECT_TRUE(Contains(run.out, "[agent] state_dir = /var/lib/pgagent/main/collectord\n"));
+  EXPECT_TRUE(Contains(run.out, "[buffer] path = /var/lib/pgagent/main/buffer\n")) << run.out;
+  RunOutput bad = Ctl({"--instance", "../etc", "status"});
+  EXPECT_EQ(bad.exit_code, 64) << bad.out << bad.err;
+  auto own = pgagent::testing::RunProcess({kCtl, "--instance", "i17-no-such-instance", "status"});
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->exit_code, 78);
+  EXPECT_TRUE(Contains(own->err, "/etc/pgagent/i17-no-such-instance.ini")) << own->err;
+}
+
 TEST_F(PgagentctlTest, UnknownCommandsAreUsageErrors) {
   EXPECT_EQ(Ctl({"frobnicate"}).exit_code, 64);
   EXPECT_EQ(Ctl({}).exit_code, 64);
@@ -461,9 +553,17 @@ TEST_F(PgagentctlConnectionTest, AllChecksPassWithAMonitorRoleAndAWorkingListene
   EXPECT_TRUE(Contains(run.out, "installed in postgres and preloaded")) << run.out;
   EXPECT_TRUE(Contains(run.out, "listener.health              OK")) << run.out;
   EXPECT_TRUE(Contains(run.out, "listener.ready               OK")) << run.out;
-  EXPECT_TRUE(Contains(run.out, "listener.ingest              OK")) << run.out;
+  EXPECT_TRUE(Contains(run.out, "listener.auth                OK   API key accepted")) << run.out;
+  EXPECT_FALSE(Contains(run.out, "listener.ingest")) << run.out;
   EXPECT_TRUE(Contains(run.out, "all checks passed")) << run.out;
+  // Without --send-test-record nothing was written into the listener.
+  auto none = listener_->StoredCount();
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 0);
 
+  run = Ctl({"test-connection", "--send-test-record"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_TRUE(Contains(run.out, "listener.ingest              OK")) << run.out;
   auto rows = listener_->StoredRows();
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   ASSERT_EQ(rows->values_size(), 1);
@@ -489,7 +589,7 @@ TEST_F(PgagentctlConnectionTest, JsonReportParsesAndListsEveryCheck) {
   EXPECT_TRUE(report.ok());
   ASSERT_EQ(report.checks_size(), 6);
   EXPECT_EQ(report.checks(0).name(), "database.connect");
-  EXPECT_EQ(report.checks(5).name(), "listener.ingest");
+  EXPECT_EQ(report.checks(5).name(), "listener.auth");
 }
 
 TEST_F(PgagentctlConnectionTest, MissingPrivilegesExtensionAndWrongKeyAreReportedWithFixes) {

@@ -14,25 +14,46 @@ namespace pgagent::ctl {
 
 std::string ResolveCtlConfigPath(const GlobalOptions& options, const std::string& explicit_path) {
   if (!explicit_path.empty()) return explicit_path;
+  if (options.config.empty() && !options.instance.empty()) {
+    return "/etc/pgagent/" + options.instance + ".ini";
+  }
   CommandLineOptions cli;
   cli.config_flag = options.config;
   auto resolved = ResolveConfigPath(cli, ProcessEnvironment());
-  return resolved.ok() ? *resolved : std::string(kDefaultConfigPath);
+  return resolved.ok() && !resolved->empty() ? *resolved : std::string(kDefaultConfigPath);
 }
 
-Environment CtlEnvironment() {
+ConfigFiles CtlConfigFiles(const GlobalOptions& options, const std::string& explicit_path) {
+  ConfigFiles files{ResolveCtlConfigPath(options, explicit_path), ""};
+  // The single-cluster units read the Python agent's file under the packaged one.
+  if (files.path == kDefaultConfigPath) files.python_agent_path = kPythonAgentConfigPath;
+  return files;
+}
+
+Environment CtlEnvironment(const GlobalOptions& options) {
   Environment env = ProcessEnvironment();
+  const std::string& instance = options.instance;
+  if (!instance.empty()) {
+    // What pgagent-collectord@.service and pgagent-shipperd@.service set.
+    env["BITVILLE_PG_IPC_RUNTIME_DIR"] = "/run/pgagent/" + instance;
+    env["BITVILLE_PG_AGENT_CONTROL_DIR"] = "/run/pgagent/" + instance;
+    env["BITVILLE_PG_AGENT_STATE_DIR"] = "/var/lib/pgagent/" + instance + "/collectord";
+    env["BITVILLE_PG_BUFFER_PATH"] = "/var/lib/pgagent/" + instance + "/buffer";
+  }
   // Run by an administrator outside systemd: find the secrets where the package's units
   // load them from, so that check-config and test-connection see what the daemons see.
+  const std::string credentials = instance.empty()
+                                      ? std::string(kPackageCredentialsDir)
+                                      : std::string(kPackageCredentialsDir) + "/" + instance;
   if (env.find("CREDENTIALS_DIRECTORY") == env.end() &&
-      access(kPackageCredentialsDir, R_OK | X_OK) == 0) {
-    env["CREDENTIALS_DIRECTORY"] = kPackageCredentialsDir;
+      access(credentials.c_str(), R_OK | X_OK) == 0) {
+    env["CREDENTIALS_DIRECTORY"] = credentials;
   }
   return env;
 }
 
 Result<LoadedConfig> LoadCtlConfig(const GlobalOptions& options) {
-  return LoadConfig(ResolveCtlConfigPath(options, ""), CtlEnvironment(), ConfigRequirements{});
+  return LoadConfig(CtlConfigFiles(options, ""), CtlEnvironment(options), ConfigRequirements{});
 }
 
 std::string ToJson(const google::protobuf::Message& message) {

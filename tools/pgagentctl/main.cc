@@ -23,6 +23,7 @@ struct Args {
   std::vector<uint64_t> requeue_ids;
   std::string check_path;
   bool print_values = false;
+  bool send_test_record = false;
 };
 
 // The subcommands, to tell which one was given.
@@ -63,15 +64,21 @@ Commands DeclareCommandLine(CLI::App& app, Args& args) {
   app.add_option("--config,-c", args.global.config,
                  "INI config file (else $BITVILLE_PG_CONFIG_PATH, else " +
                      std::string(kDefaultConfigPath) + ")");
+  app.add_option("--instance,-i", args.global.instance,
+                 "the cluster of the template units pgagent-collectord@INSTANCE and "
+                 "pgagent-shipperd@INSTANCE (config /etc/pgagent/INSTANCE.ini)");
   app.add_flag("--json", args.global.json, "print JSON (protobuf JSON mapping)");
   app.add_flag("--version", args.version, "print the version and exit");
   Commands c = DeclareQueueCommands(app, args);
-  c.status = app.add_subcommand("status", "is each daemon up; version, uptime, errors, buffer");
+  c.status = app.add_subcommand(
+      "status", "health of both daemons; exit 0 healthy, 1 degraded, 2 down, 3 unknown");
   c.check_config = app.add_subcommand("check-config", "validate a config file as the daemons do");
   c.check_config->add_option("PATH", args.check_path,
                              "file to check (default: the --config resolution)");
   c.check_config->add_flag("--print", args.print_values, "also print every effective value");
   c.test_connection = app.add_subcommand("test-connection", "check PostgreSQL and the listener");
+  c.test_connection->add_flag("--send-test-record", args.send_test_record,
+                              "also POST one valid record (writes a row into the listener)");
   return c;
 }
 
@@ -85,7 +92,7 @@ int Dispatch(const Commands& c, const Args& args) {
   if (c.dl_requeue->parsed()) return RunDeadLetterRequeue(g, args.requeue_ids);
   if (c.dl_purge->parsed()) return RunDeadLetterPurge(g, args.yes);
   if (c.check_config->parsed()) return RunCheckConfig(g, args.check_path, args.print_values);
-  if (c.test_connection->parsed()) return RunTestConnection(g);
+  if (c.test_connection->parsed()) return RunTestConnection(g, args.send_test_record);
   return kExitUsage;
 }
 
@@ -108,6 +115,15 @@ int Main(int argc, char** argv) {
   if (args.version) {
     std::printf("%s\n", VersionLine("pgagentctl").c_str());
     return kExitOk;
+  }
+  const std::string& instance = args.global.instance;
+  if (instance.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+          std::string::npos ||
+      instance.starts_with('.')) {
+    std::fprintf(stderr, "pgagentctl: --instance %s: letters, digits, '_', '.', '-' only\n",
+                 instance.c_str());
+    return kExitUsage;
   }
   return Dispatch(commands, args);
 }

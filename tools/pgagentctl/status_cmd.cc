@@ -1,11 +1,15 @@
-// pgagentctl status: both daemons, up or down, with what an administrator looks at first.
-// Exit: 0 both up; 1 one is down; 69 one could not be asked (permission, timeout).
+// pgagentctl status: both daemons, up or down, with what an administrator looks at first,
+// and a verdict an alert can use (status_verdict.h): exit 0 healthy, 1 degraded, 2 down,
+// 3 unknown (a daemon could not be asked: permission, timeout); the reasons in the text and
+// in --json (StatusReport.health / reasons).
+#include <chrono>
 #include <cstdio>
 #include <map>
 
 #include "common/exit_codes.h"
 #include "tools/pgagentctl/ctl.h"
 #include "tools/pgagentctl/daemon_access.h"
+#include "tools/pgagentctl/status_verdict.h"
 
 namespace pgagent::ctl {
 namespace {
@@ -63,6 +67,9 @@ void PrintCollectord(const pgagent::v1::StatusResponse& status) {
   std::printf("  database: %s; skipped cycles %llu; shedding load: %s\n",
               h.db_state().empty() ? "unknown" : h.db_state().c_str(),
               static_cast<unsigned long long>(h.skipped_cycles()), h.shedding() ? "YES" : "no");
+  std::printf("  log: %s\n", h.log_state().empty() ? "unknown" : h.log_state().c_str());
+  if (!h.privilege_problem().empty())
+    std::printf("  privileges: %s\n", h.privilege_problem().c_str());
   std::printf("  log lag: %s; IPC window: %llu records, %s\n",
               HumanBytes(h.log_lag_bytes()).c_str(),
               static_cast<unsigned long long>(h.ipc_window_records()),
@@ -129,19 +136,19 @@ int RunStatus(const GlobalOptions& options) {
   for (const char* component : {"collectord", "shipperd"}) {
     *report.add_daemons() = AskStatus(loaded->config, component);
   }
-  bool any_down = false;
-  bool any_unknown = false;
-  for (const auto& state : report.daemons()) {
-    any_down = any_down || state.state() == "down";
-    any_unknown = any_unknown || state.state() == "unknown";
-  }
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const StatusVerdict verdict = AssessStatus(report, loaded->config, now);
+  report.set_health(verdict.health);
+  for (const auto& reason : verdict.reasons) report.add_reasons(reason);
   if (options.json) {
     PrintJson(report);
   } else {
     for (const auto& state : report.daemons()) PrintState(state);
+    std::printf("health: %s\n", verdict.health.c_str());
+    for (const auto& reason : verdict.reasons) std::printf("  - %s\n", reason.c_str());
   }
-  if (any_down) return kExitCheckFailed;
-  return any_unknown ? kExitUnavailable : kExitOk;
+  return verdict.exit_code;
 }
 
 }  // namespace pgagent::ctl

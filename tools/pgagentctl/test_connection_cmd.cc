@@ -4,8 +4,12 @@
 //   database.pg_stat_statements  the extension exists in the database and is preloaded
 //   listener.health              GET <origin>/health answers 200
 //   listener.ready               GET <origin>/ready answers 200
-//   listener.ingest              one authenticated, valid POST to [listener] url is accepted
-//                                (a system_metrics envelope whose data is
+//   listener.auth                the API key is accepted: an authenticated POST of "{}" to
+//                                [listener] url is refused as invalid (400), not as
+//                                unauthorized (401/403); nothing is stored
+//   listener.ingest              only with --send-test-record, since it writes a row into the
+//                                listener: one authenticated, valid POST is accepted (a
+//                                system_metrics envelope whose data is
 //                                {"agent":{"check":"pgagentctl test-connection"}})
 // Exit: 0 every check passed, 1 one failed, 78 config invalid.
 #include <libpq-fe.h>
@@ -229,6 +233,39 @@ std::string TestEnvelope(const ListenerConfig& listener) {
   return body;
 }
 
+// The key without a row: the listener checks the key before the body (401 before 400).
+void CheckAuth(Transport& transport, const ListenerConfig& listener, ConnectionReport& report) {
+  if (listener.api_key.empty()) {
+    Add(report, "listener.auth", false,
+        "no API key: set [listener] api_key_file or BITVILLE_PG_LISTENER_API_KEY");
+    return;
+  }
+  HttpRequest request;
+  request.url = listener.url;
+  request.headers = {{"Authorization", "Bearer " + listener.api_key},
+                     {"Content-Type", "application/json"}};
+  request.body = "{}";
+  auto response = transport.Post(request);
+  if (!response.ok()) {
+    Add(report, "listener.auth", false,
+        "POST " + listener.url + ": " + response.status().ToString());
+    return;
+  }
+  const int status = response->status;
+  if (status == 400) {
+    Add(report, "listener.auth", true,
+        "API key accepted (an empty probe was refused as invalid, as intended; nothing stored)");
+  } else if (status == 401 || status == 403) {
+    Add(report, "listener.auth", false,
+        "the listener refused the API key (HTTP " + std::to_string(status) + ")");
+  } else {
+    Add(report, "listener.auth", false,
+        "POST " + listener.url + " answered HTTP " + std::to_string(status) +
+            " to an empty probe (expected 400; is [listener] url the ingest endpoint?): " +
+            Excerpt(response->body));
+  }
+}
+
 void CheckIngest(Transport& transport, const ListenerConfig& listener, ConnectionReport& report) {
   if (listener.api_key.empty()) {
     Add(report, "listener.ingest", false,
@@ -260,7 +297,8 @@ void CheckIngest(Transport& transport, const ListenerConfig& listener, Connectio
   }
 }
 
-void CheckListener(const ListenerConfig& listener, ConnectionReport& report) {
+void CheckListener(const ListenerConfig& listener, bool send_test_record,
+                   ConnectionReport& report) {
   CurlTransportOptions options;
   options.ca_file = listener.ca_file;
   options.insecure_skip_tls_verify = listener.insecure_skip_tls_verify;
@@ -268,7 +306,7 @@ void CheckListener(const ListenerConfig& listener, ConnectionReport& report) {
   options.total_timeout = std::chrono::seconds(listener.timeout_s);
   auto transport = CurlTransport::Create(options);
   if (!transport.ok()) {
-    for (const char* name : {"listener.health", "listener.ready", "listener.ingest"}) {
+    for (const char* name : {"listener.health", "listener.ready", "listener.auth"}) {
       Add(report, name, false, "HTTP client unavailable: " + transport.status().ToString());
     }
     return;
@@ -276,17 +314,18 @@ void CheckListener(const ListenerConfig& listener, ConnectionReport& report) {
   const std::string origin = Origin(listener.url);
   CheckProbe(**transport, origin + "/health", "listener.health", report);
   CheckProbe(**transport, origin + "/ready", "listener.ready", report);
-  CheckIngest(**transport, listener, report);
+  CheckAuth(**transport, listener, report);
+  if (send_test_record) CheckIngest(**transport, listener, report);
 }
 
 }  // namespace
 
-int RunTestConnection(const GlobalOptions& options) {
+int RunTestConnection(const GlobalOptions& options, bool send_test_record) {
   auto loaded = LoadCtlConfig(options);
   if (!loaded.ok()) return Fail(options, loaded.status().message(), kExitConfig);
   ConnectionReport report;
   CheckDatabase(loaded->config.database, report);
-  CheckListener(loaded->config.listener, report);
+  CheckListener(loaded->config.listener, send_test_record, report);
   bool ok = true;
   for (const auto& check : report.checks()) ok = ok && check.ok();
   report.set_ok(ok);
@@ -298,6 +337,11 @@ int RunTestConnection(const GlobalOptions& options) {
                   check.detail().c_str());
     }
     std::printf("%s\n", ok ? "all checks passed" : "some checks FAILED");
+    if (!send_test_record) {
+      std::printf(
+          "(no test record was sent; --send-test-record writes one row into the "
+          "listener)\n");
+    }
   }
   return ok ? kExitOk : kExitCheckFailed;
 }
