@@ -77,7 +77,8 @@ Status ShipperDaemon::Start() {
                                              correlations_, transport_, clock_, &Random01,
                                              request_log_);
   started_ = clock_.Monotonic();
-  cpu_.Sample();  // the baseline of the first health record's cpu_percent
+  cpu_.Sample();  // the baseline of the first cpu_percent
+  next_cpu_sample_ = started_ + std::chrono::seconds(config_.collection.interval_s);
   next_health_ = started_ + HealthInterval(config_);
   next_reader_check_ = started_ + 60s;
   ingest_beat_ms_ = MonoMs(clock_);
@@ -276,9 +277,12 @@ void ShipperDaemon::Tick() {
     ObserveGrowth();
     next_growth_check_ = now + 5s;
   }
+  if (now >= next_cpu_sample_) {  // share of one core over the last collection interval
+    cpu_percent_ = cpu_.Sample();
+    next_cpu_sample_ = now + std::chrono::seconds(config_.collection.interval_s);
+  }
   if (now >= next_health_) {
     next_health_ = now + HealthInterval(config_);
-    cpu_percent_ = cpu_.Sample();  // share of one core since the previous health check
     pgagent::v1::AgentHealth health = Health();
     if (health_gate_.ShouldSend(health, now)) {
       AppendHealthRecord(std::move(health));

@@ -96,7 +96,8 @@ class ShipperDaemon {
   std::chrono::steady_clock::time_point next_health_;
   HealthGate health_gate_;
   std::chrono::steady_clock::time_point next_reader_check_;
-  CpuShare cpu_;  // main thread (AppendHealthRecord)
+  CpuShare cpu_;  // main thread (Tick)
+  std::chrono::steady_clock::time_point next_cpu_sample_;
   std::atomic<double> cpu_percent_{0};
   GrowthWatch evictions_;     // main thread (Tick)
   GrowthWatch dead_letters_;  // main thread (Tick)

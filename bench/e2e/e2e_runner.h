@@ -207,12 +207,17 @@ struct BudgetResult {
   double drain_s = -1;
   // shipperd's buffer depth (records) from its health: first and last of the steady state.
   uint64_t buffer_records_early = 0, buffer_records_late = 0;
-  // The PHP-like client's requests and the listener's correlation view.
+  // The PHP-like client's requests and the listener's correlation view. The 60 s figures
+  // count the requests issued while the listener was up (the target).
   uint64_t tagged_slow_or_failing = 0, linked_slow_or_failing = 0,
            linked_slow_or_failing_60s = 0;
   uint64_t tagged_fast = 0, linked_fast = 0;
   double tagged_per_minute = 0;
   double linked_share_60s = 0;  // linked_slow_or_failing_60s / tagged_slow_or_failing
+  // Of those, the ones issued while the listener was down (or just before): a backlog of
+  // correlation rows, one request each, linked after its return as the budget allows.
+  uint64_t outage_tagged = 0, outage_linked = 0;
+  double outage_all_linked_after_s = -1;  // after the return; -1: not all within the limit
   std::vector<std::string> late;  // up to 10 slow or failing requests not linked in time
   LedgerSummary ledger;
   bool no_loss = false;  // no seq holes, every boot from 1, no harness gaps
