@@ -258,9 +258,14 @@ TEST_F(ControlSocketTest, AStuckClientDoesNotBlockTheNextOne) {
   ASSERT_GE(stuck, 0);
   ASSERT_EQ(write(stuck, "\x00\x00", 2), 2);  // half a header, then nothing
   auto response = ControlClient::Call(socket_path_, StatusRequest(), 5s);
-  close(stuck);
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_TRUE(response->ok());
+  // The stuck client's deadline (300 ms) may pass after the answer: wait for it, bounded.
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (server->counters().io_errors.load() == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+  }
+  close(stuck);
   EXPECT_EQ(server->counters().io_errors.load(), 1u);
 }
 
