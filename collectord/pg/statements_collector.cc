@@ -261,7 +261,7 @@ std::vector<size_t> StatementsCollector::Choose(const Deltas& deltas) const {
     return SelectStatements(deltas.values, options_.top_n, options_.calls_threshold);
   }
   std::vector<StatementCounters> others;
-  std::vector<size_t> index;  // others[i] is deltas.values[index[i]]
+  std::vector<size_t> index;  // where each element of others is in deltas.values
   for (size_t i = 0; i < deltas.values.size(); ++i) {
     if (IsOwn(deltas.rows[i]->key.queryid)) continue;
     others.push_back(deltas.values[i]);
