@@ -156,7 +156,12 @@ void DeliveryLedger::Add(const google::protobuf::ListValue& rows) {
     const std::string kind = StringField(agent, "kind");
     if (Field(data, "snapshots") != nullptr || Field(data, "agent_health") != nullptr ||
         Field(data, "cluster") != nullptr) {
-      AddSnapshots(data, kind, received_at);
+      // data.agent describes the first record, which may be health or cluster: the kind of
+      // the snapshots follows from the source.
+      const std::string snapshot_kind = source == "pg_stat_activity"     ? "activity"
+                                        : source == "pg_stat_statements" ? "statements"
+                                                                         : "system";
+      AddSnapshots(data, snapshot_kind, received_at);
       continue;
     }
     const std::string part = StringField(data, "part");

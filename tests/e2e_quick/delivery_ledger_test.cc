@@ -109,6 +109,18 @@ TEST(DeliveryLedgerTest, ShipperdsBufferDepthIsReadFromItsHealth) {
   EXPECT_EQ(ledger.Summarize(0).records_by_kind.at("health"), 1u);
 }
 
+TEST(DeliveryLedgerTest, SnapshotsAreCountedByTheirSourceWhateverTheFirstRecordIs) {
+  DeliveryLedger ledger;
+  ledger.Add(Rows(R"([{"source":"system_metrics","received_at":30,"data":{
+      "snapshots":[{"record_id":"c:2","collected_at":"2026-11-27T10:00:00.000Z"}],
+      "cluster":[{"record_id":"c:1","collected_at":"2026-11-27T10:00:00.000Z"}],
+      "agent":{"record_id":"c:1","kind":"cluster"}}}])"));
+  const LedgerSummary s = ledger.Summarize(0);
+  EXPECT_EQ(s.records_by_kind.at("system"), 1u);
+  EXPECT_EQ(s.records_by_kind.at("cluster"), 1u);
+  EXPECT_EQ(s.seq_holes, 0u);
+}
+
 TEST(DeliveryLedgerTest, MarkerTextIsWhatTheLedgerLooksFor) {
   DeliveryLedger ledger;
   ledger.Add(Rows(R"([{"source":"pg_log","data":{"entries":[{"message":")" + MarkerText(12) +
