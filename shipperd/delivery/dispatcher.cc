@@ -351,11 +351,15 @@ std::chrono::milliseconds Dispatcher::Send() {
   if (!response.ok()) {
     const StatusCode code = response.status().code();
     if (code == StatusCode::kCancelled) return 0ms;  // shutting down; the record stays
+    std::chrono::milliseconds wait;
     if (code == StatusCode::kPermissionDenied || code == StatusCode::kInvalidArgument) {
-      return OnConfigurationError(response.status().ToString(),
+      wait = OnConfigurationError(response.status().ToString(),
                                   "check [listener] url and ca_file; records stay buffered");
+    } else {
+      wait = OnTransient(response.status().ToString());
     }
-    return OnTransient(response.status().ToString());
+    NoteBreakerTransition(before);
+    return wait;
   }
   UpdateStats([&](DispatcherStats& s) { s.last_status = response->status; });
   const int status = response->status;
@@ -391,8 +395,8 @@ void Dispatcher::SaveRequestLog() {
 
 void Dispatcher::NoteBreakerTransition(BreakerState before) {
   const BreakerState after = breaker_.state();
-  if (before != BreakerState::kOpen && after == BreakerState::kOpen) {
-    breaker_opened_at_ = clock_.Monotonic();
+  if (before == BreakerState::kClosed && after == BreakerState::kOpen) {
+    breaker_opened_at_ = clock_.Monotonic();  // the outage began (failed probes keep it)
   }
   if (before != BreakerState::kClosed && after == BreakerState::kClosed) {
     const double open_s =

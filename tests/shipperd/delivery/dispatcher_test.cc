@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 
+#include "common/log.h"
 #include "shipperd/delivery/correlating_buffer.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_correlation_store.h"
@@ -227,6 +228,24 @@ TEST_F(DispatcherTest, AnOpenBreakerProbesAtLeastEveryMaximumCooldownAndClosesAt
   while (dispatcher_->stats().requests_ok == 0) clock_.Advance(std::max(dispatcher_->Step(), 1ms));
   EXPECT_LE(clock_.Monotonic() - back, 31s);  // within one maximum cooldown
   EXPECT_EQ(dispatcher_->breaker_state(), BreakerState::kClosed);
+}
+
+TEST_F(DispatcherTest, TheBreakerClosingIsLoggedWithHowLongTheOutageLasted) {
+  std::vector<std::string> lines;
+  log::SetSinkForTest([&](const std::string& line) {
+    if (line.find("delivery.breaker_closed") != std::string::npos) lines.push_back(line);
+  });
+  Store({System(300s)});
+  for (int i = 0; i < 5; ++i) transport_.Fail(UnavailableError("connection reset"));
+  transport_.Fail(UnavailableError("connection reset"));  // the first probe fails too
+  RunFor(60s);
+  log::SetSinkForTest(nullptr);
+  ASSERT_EQ(lines.size(), 1u);
+  const auto at = lines[0].find("\"open_s\":");
+  ASSERT_NE(at, std::string::npos) << lines[0];
+  const double open_s = std::stod(lines[0].substr(at + 9));
+  EXPECT_GE(open_s, 14.0);  // opened at the 5th failure; probes after 5 s (failed) and 10 s
+  EXPECT_LE(open_s, 16.0) << lines[0];
 }
 
 TEST_F(DispatcherTest, Honours429RetryAfterWithoutTrippingTheBreakerAndAdaptsTheLimit) {
