@@ -20,8 +20,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Under systemd the unit hands the password over as a credential; --once run by hand (as
+// root on a packaged install) finds it where the unit loads it from.
 Result<LoadedConfig> Load(const CommandLineOptions& options) {
-  return LoadConfigFromCommandLine(options, ProcessEnvironment(), ConfigRequirements{false});
+  Environment env = ProcessEnvironment();
+  if (options.once) env = WithPackagedCredentials(std::move(env), kPackageCredentialsDir);
+  return LoadConfigFromCommandLine(options, env, ConfigRequirements{false});
 }
 
 // --once: one cycle of every collector, one JSON object per line on stdout.

@@ -407,6 +407,13 @@ Environment ProcessEnvironment() {
   return env;
 }
 
+Environment WithPackagedCredentials(Environment env, const std::string& dir) {
+  auto set = env.find("CREDENTIALS_DIRECTORY");
+  if (set != env.end() && !set->second.empty()) return env;
+  if (::access(dir.c_str(), R_OK | X_OK) == 0) env["CREDENTIALS_DIRECTORY"] = dir;
+  return env;
+}
+
 std::vector<ConfigKeyInfo> AllConfigKeys() {
   const Config defaults;
   std::vector<ConfigKeyInfo> keys;

@@ -186,6 +186,15 @@ using Environment = std::map<std::string, std::string, std::less<>>;
 // A copy of this process's environment.
 Environment ProcessEnvironment();
 
+// Where the Debian package's units load the secrets from (LoadCredential=): db_password and
+// api_key, in <instance>/ for the template units.
+inline constexpr const char* kPackageCredentialsDir = "/etc/pgagent/credentials";
+// `env` plus CREDENTIALS_DIRECTORY=`dir` when that is unset (or empty) and `dir` is a readable
+// directory: what a command run by an administrator outside systemd (pgagentctl,
+// pgagent-collectord --once) needs to find the secrets where the units would hand them over.
+// Pure apart from one access(2) on `dir`.
+Environment WithPackagedCredentials(Environment env, const std::string& dir);
+
 // What the calling daemon needs beyond a valid file.
 struct ConfigRequirements {
   bool need_api_key = false;  // pgagent-shipperd

@@ -655,6 +655,21 @@ TEST_F(ConfigTest, SecretSourcesFollowTheDocumentedPrecedence) {
                                  ", " + path_ + ":2 (ignored)")));
 }
 
+TEST_F(ConfigTest, ACommandRunByHandFindsThePackagedCredentialsWhenSystemdGaveNone) {
+  const std::string creds = dir_.path() + "/credentials";
+  ASSERT_EQ(::mkdir(creds.c_str(), 0700), 0);
+
+  EXPECT_EQ(WithPackagedCredentials({}, creds).at("CREDENTIALS_DIRECTORY"), creds);
+  EXPECT_EQ(
+      WithPackagedCredentials({{"CREDENTIALS_DIRECTORY", ""}}, creds).at("CREDENTIALS_DIRECTORY"),
+      creds);
+  // systemd's own directory wins; a missing directory adds nothing.
+  EXPECT_EQ(WithPackagedCredentials({{"CREDENTIALS_DIRECTORY", "/run/credentials/x"}}, creds)
+                .at("CREDENTIALS_DIRECTORY"),
+            "/run/credentials/x");
+  EXPECT_EQ(WithPackagedCredentials({}, creds + "/missing").count("CREDENTIALS_DIRECTORY"), 0u);
+}
+
 TEST_F(ConfigTest, AnApiKeyFileIsReadLikeAPasswordFile) {
   const std::string key = dir_.Write("key", "k-123\r\n");
   auto loaded = LoadText("", {{"BITVILLE_PG_LISTENER_API_KEY_FILE", key}},

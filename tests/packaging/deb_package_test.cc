@@ -8,6 +8,7 @@
 // finds no error and no warning in it.
 // REQUIRES: root, and bitville-pgagent (or the old pgagent) not installed (the tests refuse to
 // touch an existing install).
+#include <gmock/gmock.h>
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
@@ -23,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/harness/pg_cluster.h"
 #include "tests/packaging/shell.h"
 
 namespace pgagent {
@@ -30,6 +32,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::CommandResult;
+using testing::PgCluster;
+using testing::PgClusterOptions;
 using testing::ReadFileText;
 using testing::RunCommand;
 using testing::ShellQuote;
@@ -372,6 +376,48 @@ TEST_F(InstalledDebPackageTest, InstalledDaemonsRunAndReportTheirVersion) {
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(r.output, name + " " + PGAGENT_VERSION + "\n");
   }
+}
+
+// An administrator running `pgagent-collectord --once` as root outside systemd gets the
+// password the unit would hand over (LoadCredential= from /etc/pgagent/credentials), against a
+// real PostgreSQL that demands it (scram-sha-256 for the role).
+TEST_F(InstalledDebPackageTest, CollectorOnceRunByRootReadsThePackagedDatabasePassword) {
+  PgClusterOptions options;
+  options.all_log_formats = false;
+  auto cluster = PgCluster::Start(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  PgCluster& pg = **cluster;
+  ASSERT_TRUE(pg.Psql("SET password_encryption = 'scram-sha-256'; "
+                      "CREATE ROLE once_monitor LOGIN PASSWORD 'once-pw-7' IN ROLE pg_monitor")
+                  .ok());
+  const fs::path hba = fs::path(pg.data_dir()) / "pg_hba.conf";
+  ASSERT_TRUE(
+      WriteFileText(hba, "host all once_monitor 127.0.0.1/32 scram-sha-256\n" + ReadFileText(hba)));
+  ASSERT_TRUE(pg.Psql("SELECT pg_reload_conf()").ok());
+
+  TempDir dir;
+  const fs::path ini = dir.path() / "pgagent.ini";
+  ASSERT_TRUE(
+      WriteFileText(ini, "[database]\nhost = 127.0.0.1\nport = " + std::to_string(pg.port()) +
+                             "\nuser = once_monitor\nname = postgres\n"));
+  const std::string once =
+      "env -i PATH=/usr/sbin:/usr/bin:/bin /usr/sbin/pgagent-collectord --config " +
+      ShellQuote(ini.string()) + " --once";
+  const fs::path credential = "/etc/pgagent/credentials/db_password";
+  ASSERT_FALSE(fs::exists(credential)) << "refusing to overwrite the machine's credential";
+
+  const CommandResult without = RunCommand(once);
+  EXPECT_NE(without.exit_code, 0) << without.output;
+  EXPECT_THAT(without.output, ::testing::HasSubstr("password")) << without.output;
+
+  ASSERT_TRUE(WriteFileText(credential, "once-pw-7\n"));
+  ASSERT_EQ(::chmod(credential.c_str(), 0600), 0);
+  const CommandResult with = RunCommand(once);
+  std::error_code ignored;
+  fs::remove(credential, ignored);
+  EXPECT_EQ(with.exit_code, 0) << with.output;
+  EXPECT_THAT(with.output, ::testing::HasSubstr("\"RECORD_KIND_ACTIVITY\"")) << with.output;
+  EXPECT_THAT(with.output, ::testing::Not(::testing::HasSubstr("once-pw-7")));
 }
 
 TEST_F(InstalledDebPackageTest, DependsNamesThePackageOfEveryLibraryTheBinariesLoad) {

@@ -41,8 +41,6 @@ struct GlobalOptions {
 // Loads the config by the precedence above (no API key required).
 // Errors: as LoadConfig (the caller exits kExitConfig).
 Result<LoadedConfig> LoadCtlConfig(const GlobalOptions& options);
-// Where the Debian package's units load the secrets from (LoadCredential=).
-inline constexpr const char* kPackageCredentialsDir = "/etc/pgagent/credentials";
 // The process environment, plus CREDENTIALS_DIRECTORY=kPackageCredentialsDir (its
 // <instance>/ subdirectory with --instance) when that is unset and the directory is readable
 // (an administrator running pgagentctl by hand), plus with --instance the directories the

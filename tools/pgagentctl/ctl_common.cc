@@ -45,11 +45,7 @@ Environment CtlEnvironment(const GlobalOptions& options) {
   const std::string credentials = instance.empty()
                                       ? std::string(kPackageCredentialsDir)
                                       : std::string(kPackageCredentialsDir) + "/" + instance;
-  if (env.find("CREDENTIALS_DIRECTORY") == env.end() &&
-      access(credentials.c_str(), R_OK | X_OK) == 0) {
-    env["CREDENTIALS_DIRECTORY"] = credentials;
-  }
-  return env;
+  return WithPackagedCredentials(std::move(env), credentials);
 }
 
 Result<LoadedConfig> LoadCtlConfig(const GlobalOptions& options) {
