@@ -219,13 +219,17 @@ Result<std::vector<BufferedItem>> Dispatcher::PeekUndelivered() {
   auto next = delivered_.upper_bound(after);
   for (int seeks = 0; limit > 0 && bytes_left > 0; ++seeks) {
     const bool last = next == delivered_.end() || seeks == kMaxPeekSeeks;
-    // The fallback Peek may meet delivered records: their count and bytes are added so that
-    // they cannot fill the bounds and hide the records behind them.
-    const uint64_t n = last ? limit + delivered_.size() : std::min(limit, *next - after - 1);
+    // Only the fallback Peek (delivered keys left past `after`) may meet delivered records:
+    // their count and bytes are added so that they cannot fill the bounds and hide the
+    // records behind them.
+    const bool meets_delivered = next != delivered_.end();
+    const uint64_t n = !last              ? std::min(limit, *next - after - 1)
+                       : meets_delivered ? limit + delivered_.size()
+                                         : limit;
     if (n > 0) {
       PGAGENT_ASSIGN_OR_RETURN(
           std::vector<BufferedItem> part,
-          buffer_.Peek(n, after, bytes_left + (last ? delivered_bytes_ : 0)));
+          buffer_.Peek(n, after, bytes_left + (meets_delivered ? delivered_bytes_ : 0)));
       for (BufferedItem& item : part) {
         if (!last && item.key >= *next) break;  // past the delivered run: read below
         bytes_left -= std::min(bytes_left, item.stored_bytes);
