@@ -41,11 +41,21 @@ size_t PlainRunEnd(std::string_view s, size_t i) {
 
 void AppendEscaped(std::string& out, uint8_t c) {
   switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
     default: {
       char buf[8];
       std::snprintf(buf, sizeof(buf), "\\u%04x", c);

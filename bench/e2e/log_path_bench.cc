@@ -177,8 +177,8 @@ std::string WriteConfig(const std::string& dir, const std::string& log_line, int
     << "[collection]\ninterval_s = 60\n"
     << log_line << "log_start = beginning\nsend_raw_query_text = " << (raw ? "true" : "false")
     << "\n[listener]\nurl = " << listener.ingest_url()
-    << "\napi_key = " << listener.options().api_key << "\nproject_id = bench\nca_file = "
-    << listener.ca_file() << "\n"
+    << "\napi_key = " << listener.options().api_key
+    << "\nproject_id = bench\nca_file = " << listener.ca_file() << "\n"
     << (relaxed ? "requests_per_minute = 6000\n" : "") << "[buffer]\npath = " << dir
     << "/buffer\nmax_size_mb = 2048\n[ipc]\nruntime_dir = " << dir
     << "/run\n[agent]\nstate_dir = " << dir << "/state\ncontrol_dir = " << dir << "/run\n";
@@ -216,12 +216,12 @@ struct Daemons {
   std::unique_ptr<ChildProcess> shipperd, collectord;
   Status Start(const std::string& config, const std::string& dir, const std::string& bin_dir) {
     const std::string bin = bin_dir.empty() ? pgagent::testing::BinaryDir() : bin_dir;
-    PGAGENT_ASSIGN_OR_RETURN(shipperd, ChildProcess::Start({bin + "/shipperd/pgagent-shipperd",
-                                                            config},
-                                                           dir + "/shipperd.log"));
     PGAGENT_ASSIGN_OR_RETURN(
-        collectord, ChildProcess::Start({bin + "/collectord/pgagent-collectord", config},
-                                        dir + "/collectord.log"));
+        shipperd,
+        ChildProcess::Start({bin + "/shipperd/pgagent-shipperd", config}, dir + "/shipperd.log"));
+    PGAGENT_ASSIGN_OR_RETURN(collectord,
+                             ChildProcess::Start({bin + "/collectord/pgagent-collectord", config},
+                                                 dir + "/collectord.log"));
     return Status::Ok();
   }
 };
@@ -233,8 +233,8 @@ Result<RunFigures> RunDaemons(const Flags& f, uint64_t expected_entries, bool ke
   PGAGENT_ASSIGN_OR_RETURN(auto listener, TestListener::Start(lo));
   PGAGENT_ASSIGN_OR_RETURN(std::string dir, pgagent::testing::MakeTempDir("pgagent-logbench-"));
   const std::string log_line = "log_path = " + std::filesystem::absolute(f.file).string() +
-                               "\nlog_format = " + FormatName(f.format) +
-                               "\nlog_line_prefix = \"" + f.prefix + "\"\n";
+                               "\nlog_format = " + FormatName(f.format) + "\nlog_line_prefix = \"" +
+                               f.prefix + "\"\n";
   // Port 1: nothing listens, so the 60 s sampling cycles fail at once (connection refused).
   const std::string config = WriteConfig(dir, log_line, 1, *listener, true, f.raw);
   Daemons d;
@@ -273,8 +273,8 @@ Result<RunFigures> RunDaemons(const Flags& f, uint64_t expected_entries, bool ke
       last_progress = SteadyClock::now();
     } else if (SteadyClock::now() - last_progress > 60s) {
       result = DeadlineExceededError("no progress for 60 s: " + std::to_string(seen) + " of " +
-                                     std::to_string(expected_entries) + " entries (logs in " +
-                                     dir + ")");
+                                     std::to_string(expected_entries) + " entries (logs in " + dir +
+                                     ")");
       keep = true;
       break;
     }
@@ -313,11 +313,13 @@ int FileMode(const Flags& f) {
               static_cast<double>(parse->bytes) / 1e6,
               static_cast<unsigned long long>(parse->entries), FormatName(f.format).c_str(),
               f.raw ? "off" : "on");
-  std::printf("parse stage alone (this process, one thread): split + UTF-8 %.3f us/line, "
-              "assemble + parse + enrich + redact %.3f us/line\n",
-              parse->split_us_per_line, parse->parse_us_per_line);
-  std::printf("listener rate limit OFF and requests_per_minute = 6000: this measures CPU per "
-              "line, not the 100/min budget\n");
+  std::printf(
+      "parse stage alone (this process, one thread): split + UTF-8 %.3f us/line, "
+      "assemble + parse + enrich + redact %.3f us/line\n",
+      parse->split_us_per_line, parse->parse_us_per_line);
+  std::printf(
+      "listener rate limit OFF and requests_per_minute = 6000: this measures CPU per "
+      "line, not the 100/min budget\n");
   std::vector<double> col, ship, rate, col_rss, ship_rss;
   for (int i = 0; i < f.runs; ++i) {
     auto run = RunDaemons(f, parse->entries, f.keep);
@@ -335,18 +337,19 @@ int FileMode(const Flags& f) {
                 run->listener_stats.substr(st, run->listener_stats.find('}', st) + 1 - st).c_str());
     std::printf("run %d: threads collectord: %s; shipperd: %s\n", i + 1,
                 run->collectord_threads.c_str(), run->shipperd_threads.c_str());
-    std::printf("run %d: collectord %.3f us/line, shipperd %.3f us/line, total %.3f us/line, "
-                "%.0f lines/s (99%% of the entries in %.1f s, all in %.1f s), peak RSS "
-                "collectord %.1f MB shipperd %.1f MB\n",
-                i + 1, col.back(), ship.back(), col.back() + ship.back(), rate.back(),
-                run->wall_99_s, run->wall_s,
-                col_rss.back(), ship_rss.back());
+    std::printf(
+        "run %d: collectord %.3f us/line, shipperd %.3f us/line, total %.3f us/line, "
+        "%.0f lines/s (99%% of the entries in %.1f s, all in %.1f s), peak RSS "
+        "collectord %.1f MB shipperd %.1f MB\n",
+        i + 1, col.back(), ship.back(), col.back() + ship.back(), rate.back(), run->wall_99_s,
+        run->wall_s, col_rss.back(), ship_rss.back());
     std::fflush(stdout);
   }
-  std::printf("median of %d: collectord %.3f + shipperd %.3f = %.3f us/line; %.0f lines/s; "
-              "peak RSS collectord %.1f MB, shipperd %.1f MB\n",
-              f.runs, Median(col), Median(ship), Median(col) + Median(ship), Median(rate),
-              Median(col_rss), Median(ship_rss));
+  std::printf(
+      "median of %d: collectord %.3f + shipperd %.3f = %.3f us/line; %.0f lines/s; "
+      "peak RSS collectord %.1f MB, shipperd %.1f MB\n",
+      f.runs, Median(col), Median(ship), Median(col) + Median(ship), Median(rate), Median(col_rss),
+      Median(ship_rss));
   return 0;
 }
 
@@ -385,11 +388,12 @@ int IdleMode(const Flags& f) {
     std::fprintf(stderr, "a daemon exited during the idle run\n");
     return 1;
   }
-  std::printf("idle over %.0f s: collectord %.3f%% of one core (%.1f ms CPU), shipperd %.3f%% "
-              "(%.1f ms), RSS collectord %.1f MB shipperd %.1f MB\n",
-              wall, (c1->cpu_s - c0->cpu_s) * 100 / wall, (c1->cpu_s - c0->cpu_s) * 1e3,
-              (s1->cpu_s - s0->cpu_s) * 100 / wall, (s1->cpu_s - s0->cpu_s) * 1e3,
-              c1->rss_kb / 1024, s1->rss_kb / 1024);
+  std::printf(
+      "idle over %.0f s: collectord %.3f%% of one core (%.1f ms CPU), shipperd %.3f%% "
+      "(%.1f ms), RSS collectord %.1f MB shipperd %.1f MB\n",
+      wall, (c1->cpu_s - c0->cpu_s) * 100 / wall, (c1->cpu_s - c0->cpu_s) * 1e3,
+      (s1->cpu_s - s0->cpu_s) * 100 / wall, (s1->cpu_s - s0->cpu_s) * 1e3, c1->rss_kb / 1024,
+      s1->rss_kb / 1024);
   return 0;
 }
 
@@ -404,12 +408,12 @@ int MakeLogMode(const Flags& f) {
   pgagent::testing::RunOptions ro;
   ro.timeout = std::chrono::seconds(f.pgbench_s + 300);
   const std::string pgbench = (*pg)->bin_dir() + "/pgbench";
-  const std::vector<std::string> conn = {"-h", "127.0.0.1", "-p", std::to_string((*pg)->port()),
-                                         "-U", "postgres", "postgres"};
+  const std::vector<std::string> conn = {
+      "-h", "127.0.0.1", "-p", std::to_string((*pg)->port()), "-U", "postgres", "postgres"};
   std::vector<std::string> init = {pgbench, "-i", "-s", "1", "-q"};
   init.insert(init.end(), conn.begin(), conn.end());
-  std::vector<std::string> run = {pgbench, "-n", "-c", "4", "-j", "2", "-T",
-                                  std::to_string(f.pgbench_s)};
+  std::vector<std::string> run = {pgbench, "-n", "-c", "4",
+                                  "-j",    "2",  "-T", std::to_string(f.pgbench_s)};
   run.insert(run.end(), conn.begin(), conn.end());
   for (const auto& argv : {init, run}) {
     if (auto r = pgagent::testing::RunChecked(argv, ro); !r.ok()) Usage(r.status().ToString());

@@ -152,7 +152,8 @@ void LogEntryAssembler::StartUnparsedEntry(const LogLine& line) {
   pending_.unparsed = true;
   pending_.entry.Clear();
   std::string_view text = WithoutCr(line.text);
-  pending_.entry.set_message(std::string(text.substr(0, Utf8CutPoint(text, options_.max_entry_bytes))));
+  pending_.entry.set_message(
+      std::string(text.substr(0, Utf8CutPoint(text, options_.max_entry_bytes))));
   pending_.entry.set_truncated(line.truncated || text.size() > options_.max_entry_bytes);
   pending_.part = Part::kMessage;
   pending_.bytes = text.size();

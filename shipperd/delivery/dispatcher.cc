@@ -223,7 +223,7 @@ Result<std::vector<BufferedItem>> Dispatcher::PeekUndelivered() {
     // their count and bytes are added so that they cannot fill the bounds and hide the
     // records behind them.
     const bool meets_delivered = next != delivered_.end();
-    const uint64_t n = !last              ? std::min(limit, *next - after - 1)
+    const uint64_t n = !last             ? std::min(limit, *next - after - 1)
                        : meets_delivered ? limit + delivered_.size()
                                          : limit;
     if (n > 0) {

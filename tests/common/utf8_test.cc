@@ -36,9 +36,9 @@ TEST(Utf8Test, CutPointNeverSplitsACharacter) {
     EXPECT_LE(k, n);
     EXPECT_EQ(FirstInvalidUtf8(std::string_view(text).substr(0, k)), std::string::npos) << n;
   }
-  EXPECT_EQ(Utf8CutPoint(text, 2), 1u);   // inside é
-  EXPECT_EQ(Utf8CutPoint(text, 3), 3u);   // after é
-  EXPECT_EQ(Utf8CutPoint(text, 9), 6u);   // inside the emoji
+  EXPECT_EQ(Utf8CutPoint(text, 2), 1u);    // inside é
+  EXPECT_EQ(Utf8CutPoint(text, 3), 3u);    // after é
+  EXPECT_EQ(Utf8CutPoint(text, 9), 6u);    // inside the emoji
   EXPECT_EQ(Utf8CutPoint(text, 99), 99u);  // past the end: as asked
 }
 
