@@ -81,7 +81,7 @@ bool SanitizeUtf8(std::string* s) {
 size_t Utf8CutPoint(std::string_view s, size_t n) {
   if (n >= s.size()) return n;
   size_t k = n;
-  // Back up over continuation bytes (at most 3) to the start of the sequence s[n] is in.
+  // Back up over continuation bytes (at most 3) to the start of the sequence holding byte n.
   while (k > 0 && n - k < 3 && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80) --k;
   if ((static_cast<unsigned char>(s[k]) & 0xC0) == 0x80) return n;  // not UTF-8: cut as asked
   return k;

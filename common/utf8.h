@@ -11,8 +11,8 @@
 
 namespace pgagent {
 
-// Length (1-4) of the valid UTF-8 sequence starting at s[i], or 0 when s[i] does not start
-// one. REQUIRES: i < s.size().
+// Length (1-4) of the valid UTF-8 sequence starting at offset i of s, or 0 when none starts
+// there. REQUIRES: i < s.size().
 size_t Utf8SequenceLength(std::string_view s, size_t i);
 
 // Offset of the first byte of s that does not start a valid UTF-8 sequence, or npos when s
