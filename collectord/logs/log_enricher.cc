@@ -4,7 +4,6 @@
 
 #include "collectord/logs/explain_redact.h"
 #include "collectord/logs/log_redact.h"
-#include "collectord/logs/log_text.h"
 #include "collectord/sql/redact.h"
 
 namespace pgagent {
@@ -17,34 +16,6 @@ constexpr size_t kAppCacheMax = 1024;
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 bool Contains(std::string_view s, std::string_view p) { return s.find(p) != s.npos; }
-
-void Sanitize(std::string* s, EnrichCounters* c) {
-  if (SanitizeUtf8(s)) ++c->invalid_utf8;
-}
-
-void SanitizeAll(LogEntry* e, EnrichCounters* c) {
-  // mutable_x() allocates for an unset field: touch only fields that hold text.
-#define PGAGENT_SANITIZE_FIELD(name) \
-  if (!e->name().empty()) Sanitize(e->mutable_##name(), c)
-  PGAGENT_SANITIZE_FIELD(level);
-  PGAGENT_SANITIZE_FIELD(sqlstate);
-  PGAGENT_SANITIZE_FIELD(user);
-  PGAGENT_SANITIZE_FIELD(database);
-  PGAGENT_SANITIZE_FIELD(application_name);
-  PGAGENT_SANITIZE_FIELD(message);
-  PGAGENT_SANITIZE_FIELD(detail);
-  PGAGENT_SANITIZE_FIELD(hint);
-  PGAGENT_SANITIZE_FIELD(context);
-  PGAGENT_SANITIZE_FIELD(statement);
-  PGAGENT_SANITIZE_FIELD(remote_host);
-  PGAGENT_SANITIZE_FIELD(session_id);
-  PGAGENT_SANITIZE_FIELD(backend_type);
-  PGAGENT_SANITIZE_FIELD(command_tag);
-  PGAGENT_SANITIZE_FIELD(internal_query);
-  PGAGENT_SANITIZE_FIELD(virtual_transaction_id);
-  PGAGENT_SANITIZE_FIELD(location);
-#undef PGAGENT_SANITIZE_FIELD
-}
 
 }  // namespace
 
@@ -137,9 +108,6 @@ Result<std::unique_ptr<LogEnricher>> LogEnricher::Create(
   if (correlation.has_value()) {
     PGAGENT_ASSIGN_OR_RETURN(CorrelationExtractor x, CorrelationExtractor::Create(*correlation));
     e->correlation_.emplace(std::move(x));
-    // The default comment pattern has a regex-free twin (the regex costs ~1 us per comment).
-    e->default_comment_pattern_ =
-        correlation->comment_pattern == CorrelationOptions{}.comment_pattern;
   }
   return e;
 }
@@ -160,7 +128,6 @@ std::optional<std::string> LogEnricher::Correlation(
   // only when the statement did not come out of it.
   auto from_query = [&](const std::string& text) -> std::optional<std::string> {
     if (text.find("/*") == std::string::npos) return std::nullopt;
-    if (default_comment_pattern_) return DefaultCommentCorrelation(text);
     return correlation_->FromQuery(text);
   };
   const std::string& statement = e.statement();
@@ -175,7 +142,6 @@ std::optional<std::string> LogEnricher::Correlation(
 
 void LogEnricher::Finish(LogEntry* e, std::unordered_map<std::string, std::string>* app_cache,
                          EnrichCounters* counters) const {
-  SanitizeAll(e, counters);
   if (auto d = ParseDurationMs(e->message())) e->set_duration_ms(*d);
   std::string_view head, sql;
   if (e->statement().empty() && SplitStatementMessage(e->message(), &head, &sql) &&
@@ -221,7 +187,6 @@ void LogEnricher::Redact(LogEntry* e, EnrichCounters* c) const {
 
 // A line that matched no format cannot be understood: fail closed, whatever it looks like.
 void LogEnricher::FinishUnparsed(LogEntry* e, EnrichCounters* counters) const {
-  Sanitize(e->mutable_message(), counters);
   e->set_parsed(false);
   e->set_event_class(v1::LOG_EVENT_CLASS_OTHER);
   if (redact_) {

@@ -1,5 +1,4 @@
-// The last step of parsing an entry, shared by all formats: repairs invalid UTF-8, reads
-// duration_ms and the statement carried by "duration: X ms  statement: ..." style messages,
+// The last step of parsing an entry, shared by all formats: reads duration_ms and the statement carried by "duration: X ms  statement: ..." style messages,
 // extracts the correlation id (application_name first, then the SQL comment of the
 // statement or message; BEFORE redaction), classifies the event, and redacts what could
 // hold data or secrets, field by field on the assembled entry (issue 14): statement,
@@ -27,7 +26,6 @@ namespace pgagent {
 
 struct EnrichCounters {
   int redaction_failed = 0;  // fields (or parts) masked fail-closed, unparsed lines included
-  int invalid_utf8 = 0;      // fields with invalid UTF-8 replaced
   int plans_dropped = 0;     // auto_explain plans in a format that could not be read
 };
 
@@ -37,13 +35,13 @@ class LogEnricher {
   static Result<std::unique_ptr<LogEnricher>> Create(
       bool redact, const std::optional<CorrelationOptions>& correlation);
 
-  // Completes *entry in place. `app_cache` memoizes application_name -> correlation id
+  // Completes *entry in place. REQUIRES: its text fields are valid UTF-8 (log_line.h). `app_cache` memoizes application_name -> correlation id
   // (owned by the caller, one per thread; bounded here).
   void Finish(pgagent::v1::LogEntry* entry, std::unordered_map<std::string, std::string>* app_cache,
               EnrichCounters* counters) const;
 
-  // Unparsed line(s): UTF-8 repair and fail-closed masking (MaskFailClosed) of the raw text
-  // in entry->message.
+  // Unparsed line(s): fail-closed masking (MaskFailClosed) of the raw text in
+  // entry->message.
   void FinishUnparsed(pgagent::v1::LogEntry* entry, EnrichCounters* counters) const;
 
  private:
@@ -54,7 +52,6 @@ class LogEnricher {
 
   bool redact_ = true;
   std::optional<CorrelationExtractor> correlation_;
-  bool default_comment_pattern_ = false;
 };
 
 // The event class of an entry from its level, sqlstate, message and duration.

@@ -6,6 +6,7 @@
 #include "collectord/logs/log_enricher.h"
 #include "collectord/logs/log_records.h"
 #include "collectord/logs/stderr_prefix.h"
+#include "common/utf8.h"
 
 namespace pgagent {
 namespace {
@@ -74,6 +75,18 @@ LogEntryAssembler::~LogEntryAssembler() = default;
 void LogEntryAssembler::Push(const LogLine& line, std::chrono::steady_clock::time_point now,
                              std::vector<AssembledEntry>* out) {
   ++stats_.lines;
+  if (!line.valid_utf8 && FirstInvalidUtf8(line.text) != std::string_view::npos) {
+    std::string repaired(line.text);
+    SanitizeUtf8(&repaired);
+    ++stats_.invalid_utf8;
+    Dispatch(LogLine{repaired, line.truncated, line.end_offset, true}, out);
+  } else {
+    Dispatch(line, out);
+  }
+  pending_.last_push = now;
+}
+
+void LogEntryAssembler::Dispatch(const LogLine& line, std::vector<AssembledEntry>* out) {
   switch (parser_.format()) {
     case LogFormat::kStderr:
       PushStderr(line, out);
@@ -85,7 +98,6 @@ void LogEntryAssembler::Push(const LogLine& line, std::chrono::steady_clock::tim
       PushJson(line, out);
       break;
   }
-  pending_.last_push = now;
 }
 
 void LogEntryAssembler::FlushIfIdle(std::chrono::steady_clock::time_point now,
@@ -140,7 +152,8 @@ void LogEntryAssembler::StartUnparsedEntry(const LogLine& line) {
   pending_.unparsed = true;
   pending_.entry.Clear();
   std::string_view text = WithoutCr(line.text);
-  pending_.entry.set_message(std::string(text.substr(0, options_.max_entry_bytes)));
+  pending_.entry.set_message(
+      std::string(text.substr(0, Utf8CutPoint(text, options_.max_entry_bytes))));
   pending_.entry.set_truncated(line.truncated || text.size() > options_.max_entry_bytes);
   pending_.part = Part::kMessage;
   pending_.bytes = text.size();
@@ -156,7 +169,8 @@ void LogEntryAssembler::StartStderrEntry(const StderrLine& sl, const LogLine& li
   if (unknown_zone) ++stats_.unknown_timezone;
   pending_.entry.set_truncated(line.truncated);
   if (pending_.entry.message().size() > options_.max_entry_bytes) {
-    pending_.entry.mutable_message()->resize(options_.max_entry_bytes);
+    std::string* message = pending_.entry.mutable_message();
+    message->resize(Utf8CutPoint(*message, options_.max_entry_bytes));
     pending_.entry.set_truncated(true);
   }
   pending_.part = Part::kMessage;
@@ -235,7 +249,7 @@ void LogEntryAssembler::AppendCsvLine(const LogLine& line) {
     pending_.entry.set_truncated(true);
     stats_.cut_bytes += line.text.size() - room;
   }
-  std::string_view kept = std::string_view(line.text).substr(0, room);
+  std::string_view kept = std::string_view(line.text).substr(0, Utf8CutPoint(line.text, room));
   pending_.csv.append(kept);
   pending_.bytes += line.text.size();
   pending_.csv_in_quotes = CsvQuoteStateAfter(kept, pending_.csv_in_quotes);
@@ -300,12 +314,11 @@ void LogEntryAssembler::EmitCsv(std::vector<AssembledEntry>* out) {
 
 void LogEntryAssembler::EmitUnparsed(const LogLine& line, std::vector<AssembledEntry>* out) {
   AssembledEntry a;
-  std::string_view text = line.text.substr(0, options_.max_entry_bytes);
+  std::string_view text = line.text.substr(0, Utf8CutPoint(line.text, options_.max_entry_bytes));
   a.entry.set_message(std::string(text));
   a.entry.set_truncated(line.truncated || text.size() < line.text.size());
   EnrichCounters c;
   parser_.enricher().FinishUnparsed(&a.entry, &c);
-  stats_.invalid_utf8 += static_cast<uint64_t>(c.invalid_utf8);
   stats_.redaction_failed += static_cast<uint64_t>(c.redaction_failed);
   a.end_offset = line.end_offset;
   ++stats_.entries;
@@ -321,7 +334,6 @@ void LogEntryAssembler::Emit(LogEntry&& entry, uint64_t end_offset,
   a.end_offset = end_offset;
   EnrichCounters c;
   parser_.enricher().Finish(&a.entry, &app_correlation_cache_, &c);
-  stats_.invalid_utf8 += static_cast<uint64_t>(c.invalid_utf8);
   stats_.redaction_failed += static_cast<uint64_t>(c.redaction_failed);
   stats_.plans_dropped += static_cast<uint64_t>(c.plans_dropped);
   ++stats_.entries;

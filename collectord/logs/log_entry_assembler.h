@@ -56,7 +56,7 @@ struct LogParseStats {
   uint64_t truncated = 0;         // entries emitted with truncated = true
   uint64_t redaction_failed = 0;  // fields (or parts) masked fail-closed, unparsed entries too
   uint64_t plans_dropped = 0;     // auto_explain plans dropped (format could not be read)
-  uint64_t invalid_utf8 = 0;      // fields in which invalid UTF-8 was replaced
+  uint64_t invalid_utf8 = 0;      // lines pushed with invalid UTF-8 (repaired here)
   uint64_t unknown_timezone = 0;  // timestamps whose zone was not understood (taken as UTC)
   uint64_t cut_bytes = 0;         // bytes dropped from entries over max_entry_bytes or damaged
   uint64_t csv_resyncs = 0;       // csv records ended early at the start of the next record
@@ -70,7 +70,9 @@ class LogEntryAssembler {
   LogEntryAssembler& operator=(const LogEntryAssembler&) = delete;
 
   // Pushes one physical line read at `now`; appends the entries it completes to *out (zero
-  // or one). Never fails: bad input becomes unparsed entries.
+  // or one). Never fails: bad input becomes unparsed entries. A line not marked valid_utf8
+  // is repaired first (the tailer's lines are, so they are not checked twice); from here on
+  // every text is valid UTF-8, and cuts (max_entry_bytes) fall between characters.
   void Push(const LogLine& line, std::chrono::steady_clock::time_point now,
             std::vector<AssembledEntry>* out);
   // Emits the pending entry when the last line arrived more than idle_timeout before `now`.
@@ -99,6 +101,8 @@ class LogEntryAssembler {
     std::chrono::steady_clock::time_point last_push{};
   };
 
+  // REQUIRES: line.text is valid UTF-8.
+  void Dispatch(const LogLine& line, std::vector<AssembledEntry>* out);
   void PushStderr(const LogLine& line, std::vector<AssembledEntry>* out);
   void PushCsv(const LogLine& line, std::vector<AssembledEntry>* out);
   void AppendCsvLine(const LogLine& line);

@@ -21,8 +21,8 @@ enum class LogFormat {
 
 // One physical line of a log file, as read by the tailer.
 struct LogLine {
-  // The line without its '\n' (a trailing '\r' is kept and ignored by the parsers). May hold
-  // any bytes: NUL, invalid UTF-8. The parsers replace invalid UTF-8 in what they emit.
+  // The line without its '\n' (a trailing '\r' is kept and ignored by the parsers). Valid
+  // UTF-8 when valid_utf8 is set; otherwise any bytes, repaired by the assembler.
   // Only valid during the Push() call: the assembler copies what it keeps.
   std::string_view text;
   // True when the tailer cut the line at its length cap (the rest of the physical line was
@@ -30,7 +30,13 @@ struct LogLine {
   bool truncated = false;
   // Byte offset in the file just after this line's '\n'.
   uint64_t end_offset = 0;
+  // The producer guarantees valid UTF-8 (the tailer's LineSplitter repairs every line where
+  // it enters): the one UTF-8 pass of the log path then happens there.
+  bool valid_utf8 = false;
 };
+
+// Every string field of the entries an assembler emits is valid UTF-8 (LogLine's text is,
+// or is made so, and parsing and cutting keep it so): nothing downstream validates again.
 
 // A complete, enriched and redacted entry, ready for a LogBatcher.
 struct AssembledEntry {

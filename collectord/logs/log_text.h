@@ -1,5 +1,5 @@
-// Small text helpers of the log parsers: timestamps as PostgreSQL prints them, and UTF-8
-// repair. Pure functions; thread-safe.
+// Small text helpers of the log parsers: timestamps as PostgreSQL prints them (UTF-8
+// repair is common/utf8.h). Pure functions; thread-safe.
 #pragma once
 
 #include <google/protobuf/timestamp.pb.h>
@@ -19,8 +19,5 @@ namespace pgagent {
 bool ParsePgTimestamp(std::string_view text, google::protobuf::Timestamp* out, bool* unknown_zone);
 // Parses %n: "seconds.millis" since the epoch. Returns false when malformed.
 bool ParseEpochTimestamp(std::string_view text, google::protobuf::Timestamp* out);
-
-// Replaces each invalid UTF-8 sequence in *s with U+FFFD. Returns true when it replaced any.
-bool SanitizeUtf8(std::string* s);
 
 }  // namespace pgagent

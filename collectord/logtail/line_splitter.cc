@@ -3,42 +3,19 @@
 #include <algorithm>
 #include <cstring>
 
-#include "common/json_util.h"
+#include "common/utf8.h"
 
 namespace pgagent::logtail {
-namespace {
-
-// True when every byte is printable-or-control ASCII other than NUL (the common case).
-bool IsCleanAscii(std::string_view s) {
-  unsigned char bad = 0;
-  unsigned char nul = 1;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    bad |= u;
-    nul &= static_cast<unsigned char>(u != 0);
-  }
-  return (bad & 0x80) == 0 && nul == 1;
-}
-
-}  // namespace
-
 bool SanitizeLineText(std::string& text, uint64_t* nul_bytes, bool* invalid_utf8) {
-  *invalid_utf8 = false;
-  if (IsCleanAscii(text)) return false;
   bool changed = false;
-  const size_t before = text.size();
-  text.erase(std::remove(text.begin(), text.end(), '\0'), text.end());
-  if (text.size() != before) {
+  if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
+    const size_t before = text.size();
+    text.erase(std::remove(text.begin(), text.end(), '\0'), text.end());
     *nul_bytes += before - text.size();
     changed = true;
   }
-  std::string clean = SanitizeUtf8(text);
-  if (clean != text) {
-    text = std::move(clean);
-    *invalid_utf8 = true;
-    changed = true;
-  }
-  return changed;
+  *invalid_utf8 = SanitizeUtf8(&text);
+  return changed || *invalid_utf8;
 }
 
 LineSplitter::LineSplitter(size_t max_line_bytes) : max_line_bytes_(max_line_bytes) {}

@@ -37,7 +37,8 @@ void LogSource::Poll(std::vector<pgagent::v1::LogBatch>* out) {
   entries_.clear();
   if (poll_.restarted) FlushAll(out);  // earlier lines belong to the file's old content
   for (const TailLine& line : poll_.lines) {
-    assembler_.Push(LogLine{line.text, line.truncated, line.end_offset}, now, &entries_);
+    assembler_.Push(LogLine{line.text, line.truncated, line.end_offset, /*valid_utf8=*/true}, now,
+                    &entries_);
   }
   if (poll_.lines.empty()) assembler_.FlushIfIdle(now, &entries_);
   if (poll_.file_finished) assembler_.Flush(&entries_);

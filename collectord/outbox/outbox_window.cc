@@ -117,8 +117,12 @@ bool OutboxWindow::PumpRecords(const std::function<bool(const std::string&)>& se
     if (entry.sent) continue;
     Frame frame;
     frame.mutable_record()->set_seq(entry.seq);
-    *frame.mutable_record()->mutable_record() = entry.record;
-    if (!send(EncodeFrame(frame))) return false;
+    // Lent to the frame for its encoding (Swap is O(1)), not copied: a log record holds
+    // hundreds of entries.
+    frame.mutable_record()->mutable_record()->Swap(&entry.record);
+    const bool sent = send(EncodeFrame(frame));
+    frame.mutable_record()->mutable_record()->Swap(&entry.record);
+    if (!sent) return false;
     entry.sent = true;
     if (++entry.sends > 1) ++stats_.resent;
     ++stats_.sent;

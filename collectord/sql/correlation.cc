@@ -218,61 +218,6 @@ std::optional<std::string_view> TraceparentRawValue(std::string_view query, size
   return query.substr(i + 1, close - i - 1);
 }
 
-}  // namespace
-
-Result<CorrelationExtractor> CorrelationExtractor::Create(const CorrelationOptions& options) {
-  CorrelationExtractor x;
-  PGAGENT_ASSIGN_OR_RETURN(x.app_re_,
-                           Compile(options.application_name_pattern, "application_name_pattern"));
-  PGAGENT_ASSIGN_OR_RETURN(x.comment_re_, Compile(options.comment_pattern, "comment_pattern"));
-  x.traceparent_re_ = std::regex("^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$");
-  x.extract_traceparent_ = options.extract_traceparent;
-  x.app_literal_ = RequiredLiteral(options.application_name_pattern).Derive();
-  x.comment_literal_ = RequiredLiteral(options.comment_pattern).Derive();
-  return x;
-}
-
-std::optional<std::string> CorrelationExtractor::FromApplicationName(
-    std::string_view application_name) const {
-  return Search(app_re_, app_literal_, application_name);
-}
-
-std::optional<std::string> CorrelationExtractor::FromQuery(std::string_view query) const {
-  return Search(comment_re_, comment_literal_, query);
-}
-
-std::optional<std::string> CorrelationExtractor::Extract(std::string_view application_name,
-                                                         std::string_view query) const {
-  std::optional<std::string> id = FromApplicationName(application_name);
-  if (id) return id;
-  return FromQuery(query);
-}
-
-std::optional<std::string> CorrelationExtractor::TraceparentFromQuery(
-    std::string_view query) const {
-  if (!extract_traceparent_) return std::nullopt;
-  constexpr std::string_view kKey = "traceparent";
-  size_t pos = query.find(kKey);
-  for (size_t k = 0; pos != std::string_view::npos && k < kMaxOccurrences; ++k) {
-    std::optional<std::string_view> raw = TraceparentRawValue(query, pos);
-    if (raw && InsideBlockComment(query, pos)) {
-      std::optional<std::string> value = UrlDecode(*raw);
-      std::smatch m;
-      if (value && std::regex_match(*value, m, traceparent_re_) &&
-          value->compare(0, 2, "ff") != 0 && !AllZero(m[1].str()) && !AllZero(m[2].str())) {
-        return value;
-      }
-    }
-    pos = query.find(kKey, pos + 1);
-  }
-  return std::nullopt;
-}
-
-}  // namespace pgagent
-
-namespace pgagent {
-namespace {
-
 bool IsRegexSpace(char c) {  // ECMAScript \s over ASCII
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
@@ -302,8 +247,8 @@ bool MatchTagAt(std::string_view text, size_t pos, size_t* begin, size_t* end) {
   return true;
 }
 
-}  // namespace
-
+// The id matched by CorrelationOptions' default comment_pattern
+// (/\*\s*correlation:([0-9a-fA-F-]{36})\s*\*/), by hand; tested against the regex.
 std::optional<std::string> DefaultCommentCorrelation(std::string_view text) {
   for (size_t pos = text.find(kTag); pos != std::string_view::npos;
        pos = text.find(kTag, pos + 1)) {
@@ -312,6 +257,63 @@ std::optional<std::string> DefaultCommentCorrelation(std::string_view text) {
     if (MatchTagAt(text, pos, &begin, &end)) {
       return std::string(text.substr(pos + kTag.size(), kIdLen));
     }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<CorrelationExtractor> CorrelationExtractor::Create(const CorrelationOptions& options) {
+  CorrelationExtractor x;
+  PGAGENT_ASSIGN_OR_RETURN(x.app_re_,
+                           Compile(options.application_name_pattern, "application_name_pattern"));
+  PGAGENT_ASSIGN_OR_RETURN(x.comment_re_, Compile(options.comment_pattern, "comment_pattern"));
+  x.traceparent_re_ = std::regex("^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$");
+  x.extract_traceparent_ = options.extract_traceparent;
+  x.app_literal_ = RequiredLiteral(options.application_name_pattern).Derive();
+  x.comment_literal_ = RequiredLiteral(options.comment_pattern).Derive();
+  x.default_comment_ = options.comment_pattern == CorrelationOptions{}.comment_pattern;
+  return x;
+}
+
+std::optional<std::string> CorrelationExtractor::FromApplicationName(
+    std::string_view application_name) const {
+  return Search(app_re_, app_literal_, application_name);
+}
+
+std::optional<std::string> CorrelationExtractor::FromQuery(std::string_view query) const {
+  if (default_comment_) return DefaultCommentCorrelation(query);
+  return Search(comment_re_, comment_literal_, query);
+}
+
+std::optional<std::string> CorrelationExtractor::FromQueryByRegexForTest(
+    std::string_view query) const {
+  return Search(comment_re_, comment_literal_, query);
+}
+
+std::optional<std::string> CorrelationExtractor::Extract(std::string_view application_name,
+                                                         std::string_view query) const {
+  std::optional<std::string> id = FromApplicationName(application_name);
+  if (id) return id;
+  return FromQuery(query);
+}
+
+std::optional<std::string> CorrelationExtractor::TraceparentFromQuery(
+    std::string_view query) const {
+  if (!extract_traceparent_) return std::nullopt;
+  constexpr std::string_view kKey = "traceparent";
+  size_t pos = query.find(kKey);
+  for (size_t k = 0; pos != std::string_view::npos && k < kMaxOccurrences; ++k) {
+    std::optional<std::string_view> raw = TraceparentRawValue(query, pos);
+    if (raw && InsideBlockComment(query, pos)) {
+      std::optional<std::string> value = UrlDecode(*raw);
+      std::smatch m;
+      if (value && std::regex_match(*value, m, traceparent_re_) &&
+          value->compare(0, 2, "ff") != 0 && !AllZero(m[1].str()) && !AllZero(m[2].str())) {
+        return value;
+      }
+    }
+    pos = query.find(kKey, pos + 1);
   }
   return std::nullopt;
 }

@@ -10,6 +10,8 @@
 // window of kWindowBefore bytes before and kWindowAfter bytes after each occurrence (at most
 // kMaxOccurrences of them). A match must therefore lie within that window. Patterns without
 // a derivable literal (e.g. with '|') are searched in the first kMaxRegexInput bytes only.
+// The default comment pattern is matched without a regex (the regex costs ~1 us per
+// comment): FromQuery is the one way to match a correlation comment, whatever the pattern.
 #pragma once
 
 #include <cstddef>
@@ -45,6 +47,8 @@ class CorrelationExtractor {
   // Each returns nullopt when there is no match (or the capture group matched empty).
   std::optional<std::string> FromApplicationName(std::string_view application_name) const;
   std::optional<std::string> FromQuery(std::string_view query) const;
+  // FromQuery through the regex even for the default pattern (tests compare the two).
+  std::optional<std::string> FromQueryByRegexForTest(std::string_view query) const;
   // application_name first, then the query's comment.
   std::optional<std::string> Extract(std::string_view application_name,
                                      std::string_view query) const;
@@ -61,12 +65,8 @@ class CorrelationExtractor {
   bool extract_traceparent_ = false;
   std::string app_literal_;      // required literal of the application_name pattern
   std::string comment_literal_;  // required literal of the comment pattern
+  bool default_comment_ = false;  // comment_pattern is the default: matched by hand
 };
-
-// The id matched by CorrelationOptions' default comment_pattern
-// (/\*\s*correlation:([0-9a-fA-F-]{36})\s*\*/), without a regex (the regex costs ~1 us per
-// comment). Used when that pattern is configured; tested against CorrelationExtractor.
-std::optional<std::string> DefaultCommentCorrelation(std::string_view text);
 
 // True when `comment` (a whole /* */ comment token) is exactly one correlation tag of the
 // default form and nothing else: the one comment RedactSql keeps (it carries no data).

@@ -210,14 +210,47 @@ Result<std::optional<Dispatcher::Group>> Dispatcher::LiveAheadOfBacklog(uint64_t
   return std::optional<Group>();
 }
 
-Status Dispatcher::FindAggregates(Candidates& c) {
-  PGAGENT_ASSIGN_OR_RETURN(
-      std::vector<BufferedItem> items,
-      // Delivered records still pending removal are read too: their bytes are added so that
-      // they cannot fill the byte bound and hide the records behind them.
-      buffer_.Peek(options_.peek_records + delivered_.size(), 0,
-                   2 * group_bytes_ + delivered_bytes_));
+Result<std::vector<BufferedItem>> Dispatcher::PeekUndelivered() {
+  constexpr int kMaxPeekSeeks = 32;
+  std::vector<BufferedItem> items;
+  uint64_t limit = options_.peek_records;
+  uint64_t bytes_left = 2 * group_bytes_;
+  uint64_t after = head_floor_;
+  auto next = delivered_.upper_bound(after);
+  for (int seeks = 0; limit > 0 && bytes_left > 0; ++seeks) {
+    const bool last = next == delivered_.end() || seeks == kMaxPeekSeeks;
+    // Only the fallback Peek (delivered keys left past `after`) may meet delivered records:
+    // their count and bytes are added so that they cannot fill the bounds and hide the
+    // records behind them.
+    const bool meets_delivered = next != delivered_.end();
+    const uint64_t n = !last             ? std::min(limit, *next - after - 1)
+                       : meets_delivered ? limit + delivered_.size()
+                                         : limit;
+    if (n > 0) {
+      PGAGENT_ASSIGN_OR_RETURN(
+          std::vector<BufferedItem> part,
+          buffer_.Peek(n, after, bytes_left + (meets_delivered ? delivered_bytes_ : 0)));
+      for (BufferedItem& item : part) {
+        if (!last && item.key >= *next) break;  // past the delivered run: read below
+        bytes_left -= std::min(bytes_left, item.stored_bytes);
+        if (limit > 0) --limit;
+        items.push_back(std::move(item));
+      }
+    }
+    if (last) break;
+    after = *next++;  // over the run of consecutive delivered keys
+    while (next != delivered_.end() && *next == after + 1) after = *next++;
+  }
   SkipDelivered(items);
+  // Keys only grow, so nothing below the oldest key met (delivered or not) can appear.
+  uint64_t oldest = items.empty() ? UINT64_MAX : items.front().key;
+  if (!delivered_.empty()) oldest = std::min(oldest, *delivered_.begin());
+  if (oldest != UINT64_MAX) head_floor_ = std::max(head_floor_, oldest - 1);
+  return items;
+}
+
+Status Dispatcher::FindAggregates(Candidates& c) {
+  PGAGENT_ASSIGN_OR_RETURN(std::vector<BufferedItem> items, PeekUndelivered());
   if (items.empty()) return Status::Ok();
   const bool backlogged = Age(items.front().record) > options_.live_age;
   const uint64_t head_key = items.front().key;

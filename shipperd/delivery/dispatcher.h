@@ -33,7 +33,8 @@
 // dead-letter; 408, 5xx, timeouts, connection errors count toward the breaker.
 // Removal: delivered records are removed in batches (remove_batch records, or remove_delay
 // after the first, or when the dispatcher waits, and by the destructor and Reconfigure());
-// until then they are skipped when reading. A crash before the removal re-sends them (at
+// until then they are passed over when reading, without being read: the head is read in
+// the runs of keys between them (PeekUndelivered). A crash before the removal re-sends them (at
 // most remove_delay's worth in steady state): a duplicate, never a loss.
 // Thread-safety: Step() and everything else except stats() belong to one thread (shipperd's
 // delivery thread). stats() may be called from any thread.
@@ -193,6 +194,13 @@ class Dispatcher {
   std::chrono::milliseconds IdleWait(std::chrono::milliseconds most);
   // Drops the items already delivered (pending removal).
   void SkipDelivered(std::vector<BufferedItem>& items) const;
+  // The head of the buffer (oldest first, bounded by peek_records and 2 * group_bytes_)
+  // without the delivered records pending removal, which are not read at all: keys are
+  // integers, so the records between two delivered keys a and b are at most b - a - 1 and
+  // one Peek after a with that limit reads all of them (and what it reads past b is
+  // dropped there, to be read after the run). Past kMaxPeekSeeks runs the rest is
+  // read in one Peek and filtered (SkipDelivered).
+  Result<std::vector<BufferedItem>> PeekUndelivered();
   void UpdateStats(const std::function<void(DispatcherStats&)>& update);
 
   DispatcherOptions options_;
@@ -211,6 +219,9 @@ class Dispatcher {
   // Delivered, removal pending (batched); since when the oldest has waited.
   std::set<uint64_t> delivered_;
   uint64_t delivered_bytes_ = 0;
+  // No record with a key at or below this one exists any more (keys only grow): where
+  // PeekUndelivered starts, so that removed keys do not count in its Peek limits.
+  uint64_t head_floor_ = 0;
   std::chrono::steady_clock::time_point delivered_since_{};
   std::chrono::steady_clock::time_point breaker_opened_at_{};
   std::chrono::steady_clock::time_point next_minute_log_{};

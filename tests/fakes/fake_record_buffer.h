@@ -77,6 +77,7 @@ class FakeRecordBuffer final : public RecordBuffer {
       items.push_back(it->second.item);
       bytes += it->second.item.stored_bytes;
     }
+    peeked_ += items.size();
     return items;
   }
 
@@ -179,6 +180,11 @@ class FakeRecordBuffer final : public RecordBuffer {
     std::lock_guard<std::mutex> lock(mu_);
     return remove_calls_;
   }
+  // Records Peek() has returned so far (each one a decode in a real buffer).
+  uint64_t peeked() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return peeked_;
+  }
   // Number of Append() calls so far (failed ones included).
   uint64_t append_calls() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -244,6 +250,7 @@ class FakeRecordBuffer final : public RecordBuffer {
   Status failure_;
   uint64_t append_calls_ = 0;
   uint64_t remove_calls_ = 0;
+  uint64_t peeked_ = 0;
 };
 
 }  // namespace pgagent

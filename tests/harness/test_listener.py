@@ -51,10 +51,13 @@ Control API: plain HTTP on 127.0.0.1:<control port>, JSON in and out:
   GET  /control/stored-count    {"count":N}
   GET  /control/stats           {"requests":N,"status":{"200":N,...},"reset":N,"hang":N,
                                  "delayed":N,"tls_errors":N,"connections":N,"probes":N,
-                                 "unsafe_integers":N,"max_window_requests":N}
+                                 "unsafe_integers":N,"max_window_requests":N,
+                                 "pg_log_entries":N}
                                  (requests/status count ingest requests only;
                                  max_window_requests: the most requests one client IP made
-                                 in one fixed window, refused ones included)
+                                 in one fixed window, refused ones included;
+                                 pg_log_entries: data.count summed over stored pg_log
+                                 aggregates, i.e. log entries without correlation rows)
   GET  /control/count?status=S  {"count":N} for one HTTP status
   GET  /control/correlation-count?id=U  {"count":N} rows the correlation view returns for U
 
@@ -144,7 +147,8 @@ class State:
     def reset_stats(self):
         self.stats = {"requests": 0, "status": {}, "reset": 0, "hang": 0, "delayed": 0,
                       "tls_errors": 0, "connections": 0, "probes": 0, "full": 0,
-                      "unsafe_integers": 0, "max_window_requests": 0}
+                      "unsafe_integers": 0, "max_window_requests": 0,
+                      "pg_log_entries": 0}
 
     def count(self, key, by=1):
         with self.lock:
@@ -191,6 +195,10 @@ class State:
     def store(self, project, body, size):
         with self.lock:
             self.stored_bytes += size
+            count = body["data"].get("count")
+            if body["source"] == "pg_log" and body.get("correlation_id") is None and \
+                    isinstance(count, int):
+                self.stats["pg_log_entries"] += count  # aggregates only: benches count lines
             row_id = self.next_row_id
             self.next_row_id += 1
             self.rows.append({

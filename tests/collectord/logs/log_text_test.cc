@@ -1,4 +1,5 @@
 #include "collectord/logs/log_text.h"
+#include "common/utf8.h"
 
 #include <gtest/gtest.h>
 

@@ -541,6 +541,22 @@ TEST_F(DispatcherTest, DeliveredRecordsAreRemovedInOneTransactionPerBatch) {
   EXPECT_EQ(buffer_.remove_calls(), 1u);  // one transaction (one sync) for the three
 }
 
+TEST_F(DispatcherTest, RecordsDeliveredAndAwaitingRemovalAreNotReadAgain) {
+  DispatcherOptions o = Options();
+  o.remove_batch = 100000;
+  o.remove_delay = std::chrono::hours(1);
+  Rebuild(o);
+  Store({System(300s), Log(300s), Statements(300s), Log(300s), Activity(300s), Log(300s)});
+  Run(8);
+  EXPECT_EQ(transport_.requests().size(), 4u);  // system, pg_log, statements, activity
+  EXPECT_EQ(Buffered(), 6u);                    // all delivered, removal pending
+  const uint64_t peeked = buffer_.peeked();
+  Store({Log(300s)});
+  Run(2);
+  EXPECT_EQ(transport_.requests().size(), 5u);
+  EXPECT_EQ(buffer_.peeked() - peeked, 1u);  // only the new record was read
+}
+
 TEST_F(DispatcherTest, PendingRemovalsAreFlushedWhenTheDispatcherIsDestroyed) {
   Store({System(300s), Statements(300s)});
   EXPECT_EQ(dispatcher_->Step(), 0ms);
