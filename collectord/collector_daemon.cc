@@ -322,8 +322,14 @@ Result<std::pair<logtail::LogSourceOptions, LogParserOptions>> PlanLogs(const Co
     }
     if (!config.collection.log_line_prefix.empty()) overrides.log_line_prefix = config.collection.log_line_prefix;
     PGAGENT_ASSIGN_OR_RETURN(LogLocation chosen, ChooseLogLocation(settings, overrides));
-    so.tail.directory = chosen.directory;
-    so.tail.filename_pattern = chosen.filename_pattern;
+    if (chosen.filename_pattern.find('%') == std::string::npos) {
+      // A fixed log_filename is rotated by renaming (logrotate): followed as an explicit
+      // log_path, which holds each new file open until it is read, however often it is renamed.
+      so.tail.path = chosen.directory + "/" + chosen.filename_pattern;
+    } else {
+      so.tail.directory = chosen.directory;
+      so.tail.filename_pattern = chosen.filename_pattern;
+    }
     po.format = chosen.format;
     po.log_line_prefix = chosen.log_line_prefix;
     return std::make_pair(so, po);

@@ -2,7 +2,7 @@
 // collector, log_filename = postgresql.log) is renamed logrotate-style and the server told to
 // reopen it (pg_rotate_logfile()) while the real pgagent-collectord is stopped by pid; the
 // real pgagent-shipperd keeps running and delivers to the HTTPS test listener. collectord
-// follows log_path = auto (pattern mode on log_directory + log_filename).
+// follows log_path = auto (a fixed log_filename: followed as its path).
 //  - Two renames while stopped: every marker line of the saved file, of the middle file (never
 //    under the pattern's name while collectord ran) and of the current one arrives exactly
 //    once (SIGTERM) or, after a SIGKILL, those written while it was down exactly once and the
@@ -302,10 +302,11 @@ std::vector<fs::path> RotatedAfter(const std::string& log, const std::string& sa
 }
 
 TEST_F(RotationWhileDownTest, FilesThatCannotBeQueuedAreAWarningWithTheirBytesInJournalAndStatus) {
-  // collectord holds at most 16 rotated files open to read after the saved one
-  // (FileTailer::kMaxQueuedFiles); 18 renames while it is down leave one more.
+  // collectord holds at most 16 files open to read after the saved one
+  // (FileTailer::kMaxQueuedFiles), the current one included; 18 renames while it is down
+  // leave two rotated files it cannot hold.
   constexpr int kRenames = 18;
-  constexpr int kQueued = 16;
+  constexpr int kQueued = 15;  // and the current file
   const std::string tag = "rwdmany";
   const std::string log = LogPath();
   StartShipper();
@@ -319,8 +320,8 @@ TEST_F(RotationWhileDownTest, FilesThatCannotBeQueuedAreAWarningWithTheirBytesIn
   int next = 21;
   char name[32];
   for (int i = 0; i < kRenames; ++i) {
-    Mark(tag, next, next + 1, log);  // two markers per rotated file
-    next += 2;
+    Mark(tag, next, next, log);  // one marker per rotated file
+    next += 1;
     std::snprintf(name, sizeof name, "-%02d", i);
     RenameAndReopen({{log, log + name}});
   }
@@ -347,21 +348,26 @@ TEST_F(RotationWhileDownTest, FilesThatCannotBeQueuedAreAWarningWithTheirBytesIn
     const bool skipped = std::find(lost.begin(), lost.end(), n) != lost.end();
     EXPECT_EQ(seen.count(n) > 0, !skipped) << "marker " << n;
   }
-  // The journal: one warning naming the file and its size.
+  // The journal: one warning per file it could not hold, naming the file and its size.
   const std::string journal = ReadAll(dir_ + "/collectord-2.log");
-  ASSERT_EQ(Count(journal, "\"event\":\"logtail.lines_skipped\""), 1u) << journal;
-  const size_t warning = journal.find("\"event\":\"logtail.lines_skipped\"");
-  const std::string line = journal.substr(
-      journal.rfind('\n', warning) + 1, journal.find('\n', warning) - journal.rfind('\n', warning));
-  EXPECT_NE(line.find("\"level\":\"warn\""), std::string::npos) << line;
-  EXPECT_NE(line.find("\"skipped_bytes\":\"" + std::to_string(expected_bytes) + "\""),
-            std::string::npos)
-      << line;
-  EXPECT_NE(line.find(rotated.back().filename().string()), std::string::npos) << line;
+  ASSERT_EQ(Count(journal, "\"event\":\"logtail.lines_skipped\""), rotated.size() - kQueued)
+      << journal;
+  for (size_t i = kQueued; i < rotated.size(); ++i) {
+    const size_t at = journal.find("\"path\":\"" + rotated[i].string() + "\"");
+    ASSERT_NE(at, std::string::npos) << rotated[i] << "\n" << journal;
+    const size_t begin = journal.rfind('\n', at) + 1;
+    const std::string line = journal.substr(begin, journal.find('\n', at) - begin);
+    EXPECT_NE(line.find("\"event\":\"logtail.lines_skipped\""), std::string::npos) << line;
+    EXPECT_NE(line.find("\"level\":\"warn\""), std::string::npos) << line;
+    EXPECT_NE(line.find("\"skipped_bytes\":\"" + std::to_string(fs::file_size(rotated[i])) + "\""),
+              std::string::npos)
+        << line;
+  }
   // pgagentctl status, from collectord's health (published every cycle).
-  const std::string expected_line =
-      "  WARNING: log lines may have been skipped 1 time(s), at least " +
-      std::to_string(expected_bytes) + " B; see logtail.lines_skipped in the journal\n";
+  const std::string expected_line = "  WARNING: log lines may have been skipped " +
+                                    std::to_string(rotated.size() - kQueued) +
+                                    " time(s), at least " + std::to_string(expected_bytes) +
+                                    " B; see logtail.lines_skipped in the journal\n";
   std::string status;
   EXPECT_TRUE(testing::WaitUntil(
       [&] {
@@ -374,7 +380,9 @@ TEST_F(RotationWhileDownTest, FilesThatCannotBeQueuedAreAWarningWithTheirBytesIn
   EXPECT_NE(json.find("\"log_skipped_bytes\": \"" + std::to_string(expected_bytes) + "\""),
             std::string::npos)
       << json;
-  EXPECT_NE(json.find("\"log_skip_events\": \"1\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"log_skip_events\": \"" + std::to_string(rotated.size() - kQueued) + "\""),
+            std::string::npos)
+      << json;
   EXPECT_EQ(collector_->Stop(15s), 0);
   EXPECT_EQ(shipper_->Stop(15s), 0);
 }
