@@ -580,7 +580,8 @@ void Runner::Overhead(OverheadResult* out) {
     }
   } reset{pg_.get(), listener_.get()};
   const std::string config =
-      WriteConfig("overhead" + setting, o_.overhead_interval_s, "end", /*relaxed_limit=*/true);
+      WriteConfig("overhead" + setting, o_.overhead_interval_s, "end", /*relaxed_limit=*/true,
+                  "log_statements = " + o_.overhead_log_statements + "\n");
   for (int pair = 0; pair < o_.overhead_pairs; ++pair) {
     // A B, B A, A B, ...: TPS drifts over a series (tables grow, autovacuum, checkpoints);
     // alternating which run goes first keeps the drift out of the median ratio.
@@ -1612,6 +1613,8 @@ std::string E2eReport::ToJson() const {
         .Bool(overhead.ran)
         .Key("log_min_duration_statement_ms")
         .Num(overhead.log_min_duration_ms)
+        .Key("log_statements")
+        .Str(options.overhead_log_statements)
         .Key("scale")
         .Num(options.pgbench_scale)
         .Key("clients")

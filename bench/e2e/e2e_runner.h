@@ -58,6 +58,8 @@ struct E2eOptions {
   // log_min_duration_statement values (ms) the overhead is measured at, one A/B series
   // each: 0 (every statement logged: the setting) and a typical production one.
   std::vector<int> overhead_log_min_duration_ms = {0, 250};
+  // [collection] log_statements of the agent during the B runs: "all" or "summarize".
+  std::string overhead_log_statements = "all";
   // Soak (all at soak_interval_s).
   int soak_s = 60;
   int soak_interval_s = 1;
