@@ -103,11 +103,11 @@ const KeySpec kKeys[] = {
                     "correlation id into per-interval summaries",
      .choices = "all|summarize"},
     {PGAGENT_KEY(collection, log_slow_ms),
-     .description = "log_statements = summarize: statements at or over this duration (ms) are "
-                    "shipped as lines",
+     .description = "in summarize mode: statements at or over this duration (ms) are shipped as "
+                    "lines",
      .min_int = 0, .max_int = kDayS * 1000},
     {PGAGENT_KEY(collection, log_summary_interval_s),
-     .description = "log_statements = summarize: seconds covered by one summary", .min_int = 1,
+     .description = "in summarize mode: seconds covered by one summary", .min_int = 1,
      .max_int = 3600},
     {PGAGENT_KEY(collection, query_max_length),
      .description = "query texts are truncated to this many bytes", .min_int = 64, .max_int = kMiB},
