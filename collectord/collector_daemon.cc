@@ -7,6 +7,7 @@
 
 #include "collectord/logs/log_parser.h"
 #include "collectord/logs/log_settings.h"
+#include "collectord/logtail/fingerprint.h"
 #include "collectord/logtail/log_source.h"
 #include "collectord/logtail/offset_store.h"
 #include "collectord/outbox/zmq_outbox.h"
@@ -299,6 +300,13 @@ Result<std::pair<logtail::LogSourceOptions, LogParserOptions>> PlanLogs(const Co
   so.assembler.idle_timeout = std::chrono::milliseconds(config.collection.log_multiline_flush_ms);
   so.batcher.max_entries = static_cast<size_t>(config.collection.log_batch_max_entries);
   so.batcher.linger = std::chrono::milliseconds(config.collection.log_linger_ms);
+  if (config.collection.log_statements == "summarize") {
+    so.summarize = StatementSummarizerOptions{
+        .interval = std::chrono::seconds(config.collection.log_summary_interval_s),
+        .slow_ms = static_cast<double>(config.collection.log_slow_ms),
+        .statements_redacted = !config.collection.send_raw_query_text,
+        .text_hash = &logtail::Fingerprint};
+  }
   LogParserOptions po;
   po.redact = !config.collection.send_raw_query_text;
   CorrelationOptions co;
@@ -322,8 +330,14 @@ Result<std::pair<logtail::LogSourceOptions, LogParserOptions>> PlanLogs(const Co
     }
     if (!config.collection.log_line_prefix.empty()) overrides.log_line_prefix = config.collection.log_line_prefix;
     PGAGENT_ASSIGN_OR_RETURN(LogLocation chosen, ChooseLogLocation(settings, overrides));
-    so.tail.directory = chosen.directory;
-    so.tail.filename_pattern = chosen.filename_pattern;
+    if (chosen.filename_pattern.find('%') == std::string::npos) {
+      // A fixed log_filename is rotated by renaming (logrotate): followed as an explicit
+      // log_path, which holds each new file open until it is read, however often it is renamed.
+      so.tail.path = chosen.directory + "/" + chosen.filename_pattern;
+    } else {
+      so.tail.directory = chosen.directory;
+      so.tail.filename_pattern = chosen.filename_pattern;
+    }
     po.format = chosen.format;
     po.log_line_prefix = chosen.log_line_prefix;
     return std::make_pair(so, po);
@@ -605,6 +619,10 @@ void CollectorDaemon::RunCycle(bool burst) {
     counters["log_redaction_fail_closed"] = ps.redaction_failed;
     counters["log_plans_dropped"] = ps.plans_dropped;
     counters["log_unacked_batches"] = parts_->log_source->unacked_batches();
+    if (const StatementSummarizer* sum = parts_->log_source->summarizer()) {
+      counters["log_lines_summarized"] = sum->stats().lines_summarized;
+      counters["log_statement_summaries"] = sum->stats().summaries;
+    }
     h.set_log_lag_bytes(LogLagBytes(parts_->log_source->tailer()));
     if (const auto committed = parts_->log_source->tailer().last_commit()) {
       counters["log_committed_offset"] = committed->offset;

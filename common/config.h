@@ -83,6 +83,11 @@ struct CollectionConfig {
   int64_t log_linger_ms = 1000;
   int64_t log_multiline_flush_ms = 500;
   int64_t log_retry_max_backoff_s = 60;
+  // all: every log line is shipped; summarize: fast untagged statements are folded into
+  // per-interval summaries (collectord/logs/statement_summarizer.h).
+  std::string log_statements = "all";
+  int64_t log_slow_ms = 1000;           // summarize: statements this slow are still shipped
+  int64_t log_summary_interval_s = 60;  // summarize: length of one summary interval
   int64_t query_max_length = 4096;
   int64_t activity_max_rows = 1000;
   int64_t statements_top_n = 100;

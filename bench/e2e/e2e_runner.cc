@@ -372,8 +372,19 @@ class Runner {
   // Fetches the listener's rows into ledger_ and drops exactly those (by row id); requests
   // are never held, so draining costs the agent nothing. `listener_down` is unused.
   Status Drain(bool listener_down);
+  // Absolute path of the server's current log file (pg_current_logfile()).
+  Result<std::string> CurrentLogPath();
   // logrotate's copytruncate of the server's current log file: copy to <file>.1, truncate.
   Status CopyTruncateCurrentLog();
+  // logrotate without copytruncate: `renames` (from, to) in order, then pg_rotate_logfile()
+  // and a wait (<= 10 s) until the server has opened a new file under `path`.
+  Status RenameAndReopen(const std::string& path,
+                         const std::vector<std::pair<std::string, std::string>>& renames);
+  // Drains until markers 1..written all arrived (true) or final_wait_s passed, sampling the
+  // daemons and restarting one that exited by itself (check_exits).
+  bool WaitForMarkers(uint64_t written, const std::function<void()>& check_exits);
+  // The csvlog sub-phase (E2eOptions::csvlog_s).
+  void SoakCsvlog(CsvlogResult* out);
   // The budget phase's figures from the ledger, the client and the listener.
   void SummarizeBudget(const std::vector<TaggedRequest>& requests, double phase_start,
                        double outage_from, double outage_until, BudgetResult* out);
@@ -493,10 +504,32 @@ Status Runner::Drain(bool /*listener_down*/) {
   return Status::Ok();
 }
 
-Status Runner::CopyTruncateCurrentLog() {
+Result<std::string> Runner::CurrentLogPath() {
   PGAGENT_ASSIGN_OR_RETURN(std::string current, pg_->Psql("SELECT pg_current_logfile()"));
   while (!current.empty() && (current.back() == '\n' || current.back() == ' ')) current.pop_back();
-  const std::string path = current.starts_with("/") ? current : pg_->data_dir() + "/" + current;
+  if (current.empty()) return UnavailableError("pg_current_logfile() is empty");
+  return current.starts_with("/") ? current : pg_->data_dir() + "/" + current;
+}
+
+Status Runner::RenameAndReopen(const std::string& path,
+                               const std::vector<std::pair<std::string, std::string>>& renames) {
+  struct stat before {};
+  if (::stat(path.c_str(), &before) != 0) return ErrnoStatus("stat " + path, errno);
+  for (const auto& [from, to] : renames) {
+    if (std::rename(from.c_str(), to.c_str()) != 0) return ErrnoStatus("rename " + from, errno);
+  }
+  PGAGENT_RETURN_IF_ERROR(pg_->Psql("SELECT pg_rotate_logfile()").status());
+  const auto deadline = Clock::now() + 10s;
+  struct stat now {};
+  while (::stat(path.c_str(), &now) != 0 || now.st_ino == before.st_ino) {
+    if (Clock::now() > deadline) return UnavailableError("the server did not reopen " + path);
+    std::this_thread::sleep_for(20ms);
+  }
+  return Status::Ok();
+}
+
+Status Runner::CopyTruncateCurrentLog() {
+  PGAGENT_ASSIGN_OR_RETURN(const std::string path, CurrentLogPath());
   std::error_code ec;
   std::filesystem::copy_file(path, path + ".1", std::filesystem::copy_options::overwrite_existing,
                              ec);
@@ -547,7 +580,8 @@ void Runner::Overhead(OverheadResult* out) {
     }
   } reset{pg_.get(), listener_.get()};
   const std::string config =
-      WriteConfig("overhead" + setting, o_.overhead_interval_s, "end", /*relaxed_limit=*/true);
+      WriteConfig("overhead" + setting, o_.overhead_interval_s, "end", /*relaxed_limit=*/true,
+                  "log_statements = " + o_.overhead_log_statements + "\n");
   for (int pair = 0; pair < o_.overhead_pairs; ++pair) {
     // A B, B A, A B, ...: TPS drifts over a series (tables grow, autovacuum, checkpoints);
     // alternating which run goes first keeps the drift out of the median ratio.
@@ -764,8 +798,12 @@ void Runner::Soak(SoakResult* out) {
   out->ran = true;
   (void)Drain(false);  // earlier phases' rows are not part of the soak's accounting
   ledger_.Reset();
-  // A fresh log file: the soak's collector reads it from the beginning, so markers written
-  // before its first cycle are read too.
+  // A fresh log file with a fixed name, as logrotate setups have: the soak's collector reads
+  // it from the beginning, so markers written before its first cycle are read too.
+  if (Status s = pg_->SetAndReload("log_filename", "postgresql.log"); !s.ok()) {
+    out->error = s.ToString();
+    return;
+  }
   (void)pg_->Psql("SELECT pg_rotate_logfile()");
   std::this_thread::sleep_for(1500ms);
   const std::string config = WriteConfig("soak", o_.soak_interval_s, "beginning");
@@ -795,6 +833,8 @@ void Runner::Soak(SoakResult* out) {
   }
   for (int i = 0; i < o_.rotations; ++i) plan.emplace(when(rng), "rotate log");
   if (o_.chaos_copytruncate) plan.emplace(0.25 * o_.soak_s, "copytruncate while collectord is down");
+  if (o_.chaos_double_rename)
+    plan.emplace(0.55 * o_.soak_s, "double rename while collectord is down");
   if (o_.chaos_dead_letter) {
     plan.emplace(0.20 * o_.soak_s, "reject one request (400)");  // before the outage
     plan.emplace(0.80 * o_.soak_s, "requeue dead letters");
@@ -835,6 +875,7 @@ void Runner::Soak(SoakResult* out) {
            nullptr);
 
   bool listener_down = false;
+  int rotated = 0;  // rotations by rename so far (names postgresql.log.rot<n>)
   double next_sample = 0, next_drain = o_.drain_every_s;
   std::vector<std::pair<double, Daemon*>> restarts;  // restart a killed daemon at t
   auto check_exits = [&](Daemon& d, double t) {
@@ -868,7 +909,29 @@ void Runner::Soak(SoakResult* out) {
         Status s = pg_->Restart();
         if (!s.ok()) Progress(t, "postgresql restart failed: " + s.ToString(), &out->events);
       } else if (kind == "rotate log") {
-        (void)pg_->Psql("SELECT pg_rotate_logfile()");
+        auto path = CurrentLogPath();
+        Status s = path.ok() ? RenameAndReopen(
+                                   *path, {{*path, *path + ".rot" + std::to_string(++rotated)}})
+                             : path.status();
+        if (!s.ok()) Progress(t, "rotation failed: " + s.ToString(), &out->events);
+      } else if (kind == "double rename while collectord is down") {
+        if (!collector.running()) {
+          plan.emplace(t + 2.0, kind);
+          continue;
+        }
+        collector.Kill9();
+        // logrotate twice: postgresql.log -> .dr-1 (reopened), a second later .dr-1 -> .dr-2
+        // and the middle file postgresql.log -> .dr-1 (reopened).
+        auto path = CurrentLogPath();
+        Status s = path.ok() ? RenameAndReopen(*path, {{*path, *path + ".dr-1"}}) : path.status();
+        if (s.ok()) {
+          std::this_thread::sleep_for(1s);  // markers go to the middle file meanwhile
+          s = RenameAndReopen(*path,
+                              {{*path + ".dr-1", *path + ".dr-2"}, {*path, *path + ".dr-1"}});
+        }
+        if (s.ok()) ++out->double_renames;
+        if (!s.ok()) Progress(t, "double rename failed: " + s.ToString(), &out->events);
+        restarts.push_back({SecondsSince(t0) + 1.0, &collector});
       } else if (kind == "copytruncate while collectord is down") {
         if (collector.running()) {
           collector.Stop(10s);
@@ -944,19 +1007,12 @@ void Runner::Soak(SoakResult* out) {
 
   // Every marker must arrive while the daemons keep running (sampled, not killed).
   const auto drain_start = Clock::now();
-  while (SecondsSince(drain_start) < o_.final_wait_s) {
+  out->all_markers_arrived = WaitForMarkers(out->markers_written, [&] {
     check_exits(collector, SecondsSince(t0));
     check_exits(shipper, SecondsSince(t0));
     collector.Sample(SecondsSince(t0));
     shipper.Sample(SecondsSince(t0));
-    (void)Drain(false);
-    ledger_.Flush();
-    if (ledger_.MarkersSeenUpTo(out->markers_written) == out->markers_written) {
-      out->all_markers_arrived = true;
-      break;
-    }
-    std::this_thread::sleep_for(2s);
-  }
+  });
   out->backlog_drain_s = SecondsSince(drain_start);
   Progress(SecondsSince(t0),
            out->all_markers_arrived ? "every marker arrived" : "markers still missing",
@@ -998,6 +1054,108 @@ void Runner::Soak(SoakResult* out) {
   out->shipper.unexpected_exit_detail = details_s;
   out->no_loss = out->ledger.markers_missing == 0 && out->ledger.seq_holes == 0 &&
                  out->ledger.boots_not_starting_at_1 == 0 && out->harness_row_gaps == 0;
+  if (o_.csvlog_s > 0) SoakCsvlog(&out->csvlog);
+  (void)pg_->Psql("ALTER SYSTEM RESET log_filename;\nSELECT pg_reload_conf();");
+}
+
+bool Runner::WaitForMarkers(uint64_t written, const std::function<void()>& check_exits) {
+  const auto start = Clock::now();
+  while (SecondsSince(start) < o_.final_wait_s) {
+    check_exits();
+    (void)Drain(false);
+    ledger_.Flush();
+    if (ledger_.MarkersSeenUpTo(written) == written) return true;
+    std::this_thread::sleep_for(2s);
+  }
+  return false;
+}
+
+namespace {
+
+// The number of a uint64 counter in pgagentctl status --json ("name": "N"); 0 when absent.
+uint64_t JsonCounter(const std::string& json, const std::string& name) {
+  const size_t pos = json.find("\"" + name + "\": \"");
+  return pos == std::string::npos
+             ? 0
+             : std::strtoull(json.c_str() + pos + name.size() + 5, nullptr, 10);
+}
+
+}  // namespace
+
+// The same markers through csvlog, with statements longer than log_max_line_bytes among
+// them: each is cut as an entry (counted) and the markers after it still arrive.
+void Runner::SoakCsvlog(CsvlogResult* out) {
+  out->ran = true;
+  (void)Drain(false);
+  ledger_.Reset();
+  if (Status s = pg_->SetAndReload("log_destination", "stderr,csvlog"); !s.ok()) {
+    out->error = s.ToString();
+    return;
+  }
+  std::this_thread::sleep_for(1500ms);  // the logger opens postgresql.csv
+  const std::string config = WriteConfig("soak-csv", o_.soak_interval_s, "beginning", false,
+                                         "log_format = csvlog\nlog_max_line_bytes = " +
+                                             std::to_string(o_.csvlog_max_line_bytes) + "\n");
+  ::mkdir((dir_ + "/soak-csv-run").c_str(), 0770);  // the control sockets' dir, as systemd makes it
+  Daemon shipper("shipperd", Bin("shipperd/pgagent-shipperd"), config,
+                 dir_ + "/soak-csv-shipperd.log", o_.agent_nice, o_.agent_policy);
+  Daemon collector("collectord", Bin("collectord/pgagent-collectord"), config,
+                   dir_ + "/soak-csv-collectord.log", o_.agent_nice, o_.agent_policy);
+  if (!shipper.Start(0).ok() || !collector.Start(0).ok()) {
+    out->error = "cannot start the daemons";
+    return;
+  }
+  MarkerWriter writer("host=127.0.0.1 port=" + std::to_string(pg_->port()) +
+                          " user=postgres dbname=postgres application_name=pgagent-e2e-writer "
+                          "connect_timeout=5",
+                      o_.log_lines_per_s);
+  writer.Start();
+  const auto t0 = Clock::now();
+  Progress(0, "soak (csvlog): started", nullptr);
+  // One literal of csvlog_oversized_bytes: logged (log_min_duration_statement = 0 in its
+  // session: the budget phase leaves the server at 250 ms) as one csv record longer than
+  // log_max_line_bytes, cut inside its quoted message field.
+  const std::string oversized = "SET log_min_duration_statement = 0;\nSELECT length('" +
+                                std::string(static_cast<size_t>(o_.csvlog_oversized_bytes), 'x') +
+                                "')";
+  uint64_t written_at_last = 0;
+  for (int i = 1; i <= o_.csvlog_oversized; ++i) {
+    std::this_thread::sleep_until(
+        t0 + std::chrono::duration<double>(o_.csvlog_s * i / (o_.csvlog_oversized + 1.0)));
+    if (pg_->Psql(oversized).ok()) ++out->oversized_written;
+    written_at_last = writer.written();
+  }
+  std::this_thread::sleep_until(t0 + std::chrono::seconds(o_.csvlog_s));
+  writer.Stop();
+  out->seconds = SecondsSince(t0);
+  out->markers_written = writer.written();
+  out->markers_after_last_oversized = out->markers_written - written_at_last;
+  const bool arrived = WaitForMarkers(out->markers_written, [] {});
+  pgagent::testing::RunOptions ro;
+  ro.timeout = 30s;
+  auto status = pgagent::testing::RunProcess(
+      {Bin("tools/pgagentctl/pgagentctl"), "--config", config, "status", "--json"}, ro);
+  const std::string json = status.ok() ? status->out : "";
+  out->truncated_entries = JsonCounter(json, "log_truncated_entries");
+  out->cut_bytes = JsonCounter(json, "log_cut_bytes");
+  out->csv_resyncs = JsonCounter(json, "log_csv_resyncs");
+  out->unparsed_lines = JsonCounter(json, "log_unparsed_lines");
+  (void)collector.Stop(15s);
+  (void)shipper.Stop(15s);
+  (void)pg_->SetAndReload("log_destination", "stderr");
+  (void)Drain(false);
+  ledger_.Flush();
+  out->harness_row_gaps = ledger_.row_gaps() + ledger_.parse_errors();
+  out->ledger = ledger_.Summarize(out->markers_written);
+  out->no_loss = arrived && out->ledger.markers_missing == 0 && out->harness_row_gaps == 0 &&
+                 out->oversized_written == o_.csvlog_oversized &&
+                 out->truncated_entries >= static_cast<uint64_t>(o_.csvlog_oversized);
+  Progress(out->seconds,
+           std::string("soak (csvlog): ") + (out->no_loss ? "nothing lost" : "LOSS") + ", " +
+               std::to_string(out->ledger.markers_seen) + " of " +
+               std::to_string(out->markers_written) + " markers, " +
+               std::to_string(out->truncated_entries) + " entries cut",
+           nullptr);
 }
 
 // ---------------------------------------------------------------- the budget phase
@@ -1455,6 +1613,8 @@ std::string E2eReport::ToJson() const {
         .Bool(overhead.ran)
         .Key("log_min_duration_statement_ms")
         .Num(overhead.log_min_duration_ms)
+        .Key("log_statements")
+        .Str(options.overhead_log_statements)
         .Key("scale")
         .Num(options.pgbench_scale)
         .Key("clients")
@@ -1564,6 +1724,24 @@ std::string E2eReport::ToJson() const {
   j.Close(']');
   j.Key("listener_stats").Raw(soak.listener_stats_json);
   j.Key("error").Str(soak.error);
+  j.Key("copytruncates").Num(soak.copytruncates).Key("double_renames").Num(soak.double_renames);
+  if (soak.csvlog.ran) {
+    const CsvlogResult& c = soak.csvlog;
+    j.Key("csvlog").Open('{').Key("seconds").Num(c.seconds).Key("no_loss").Bool(c.no_loss);
+    j.Key("markers_written").Num(static_cast<double>(c.markers_written));
+    j.Key("markers_seen").Num(static_cast<double>(c.ledger.markers_seen));
+    j.Key("markers_missing").Num(static_cast<double>(c.ledger.markers_missing));
+    j.Key("markers_after_last_oversized").Num(static_cast<double>(c.markers_after_last_oversized));
+    j.Key("oversized_written").Num(c.oversized_written);
+    j.Key("oversized_bytes").Num(options.csvlog_oversized_bytes);
+    j.Key("log_max_line_bytes").Num(options.csvlog_max_line_bytes);
+    j.Key("truncated_entries").Num(static_cast<double>(c.truncated_entries));
+    j.Key("cut_bytes").Num(static_cast<double>(c.cut_bytes));
+    j.Key("csv_resyncs").Num(static_cast<double>(c.csv_resyncs));
+    j.Key("unparsed_lines").Num(static_cast<double>(c.unparsed_lines));
+    j.Key("harness_row_gaps").Num(static_cast<double>(c.harness_row_gaps));
+    j.Key("error").Str(c.error).Close('}');
+  }
   j.Close('}');
   j.Key("footprint").Open('[');
   for (const auto& f : footprints) {
@@ -1701,7 +1879,9 @@ std::string E2eReport::ToMarkdown() const {
     md << "Chaos: " << soak.collector.killed << " SIGKILLs of collectord, " << soak.shipper.killed
        << " of shipperd, " << options.pg_restarts << " PostgreSQL restart(s), listener down "
        << options.listener_down_s << " s, " << options.rotations
-       << " log rotations (pg_rotate_logfile).\n\n";
+       << " log rotations (log_filename = postgresql.log renamed, then pg_rotate_logfile), "
+       << soak.copytruncates << " copytruncate(s) and " << soak.double_renames
+       << " double rename(s) while collectord was down.\n\n";
     md << "**Nothing lost: " << (soak.no_loss ? "YES" : "NO") << "**\n\n";
     md << "| check | value |\n|---|---|\n";
     md << "| markers seen / written | " << l.markers_seen << " / " << soak.markers_written
@@ -1747,6 +1927,19 @@ std::string E2eReport::ToMarkdown() const {
     for (const DaemonStats* d : {&soak.collector, &soak.shipper}) {
       for (const auto& s : d->unexpected_exit_detail)
         md << "Unexpected exit of " << d->name << ": `" << s << "`\n\n";
+    }
+    if (soak.csvlog.ran) {
+      const CsvlogResult& c = soak.csvlog;
+      md << "### csvlog sub-phase (" << Fmt("%.0f", c.seconds) << " s)\n\n"
+         << "The same markers through csvlog, with " << c.oversized_written << " statements of "
+         << options.csvlog_oversized_bytes
+         << " bytes at log_max_line_bytes = " << options.csvlog_max_line_bytes
+         << ". **Nothing lost: " << (c.no_loss ? "YES" : "NO") << "** (markers seen "
+         << c.ledger.markers_seen << " / " << c.markers_written << ", "
+         << c.markers_after_last_oversized << " of them after the last oversized entry; "
+         << c.truncated_entries << " entries cut, " << c.cut_bytes << " bytes cut, "
+         << c.csv_resyncs << " resyncs, " << c.unparsed_lines << " unparsed)"
+         << (c.error.empty() ? "" : "; error: " + c.error) << ".\n\n";
     }
   }
   if (!footprints.empty()) {

@@ -9,6 +9,10 @@
 //               SIGKILL of either daemon, PostgreSQL restarts, listener outage, log
 //               rotations; RSS/CPU sampled from /proc; every marker and every record seq
 //               accounted for at the listener (see delivery_ledger.h for the definition).
+//               The server logs to a fixed log_filename (postgresql.log, followed with
+//               log_path = auto) rotated as logrotate does: renamed, then reopened by the
+//               server. Then a short csvlog sub-phase: the same markers through csvlog, with
+//               statements longer than log_max_line_bytes among them.
 //   footprint - RSS/CPU of each daemon at a 60 s and at a 1 s interval under light load.
 // The report is a value (E2eReport) rendered as markdown and JSON.
 // Used by bench/e2e/pgagent_e2e_bench.cc (full and quick runs) and tests/e2e_quick.
@@ -54,6 +58,8 @@ struct E2eOptions {
   // log_min_duration_statement values (ms) the overhead is measured at, one A/B series
   // each: 0 (every statement logged: the setting) and a typical production one.
   std::vector<int> overhead_log_min_duration_ms = {0, 250};
+  // [collection] log_statements of the agent during the B runs: "all" or "summarize".
+  std::string overhead_log_statements = "all";
   // Soak (all at soak_interval_s).
   int soak_s = 60;
   int soak_interval_s = 1;
@@ -68,6 +74,17 @@ struct E2eOptions {
   // records dead-lettered), requeued later with pgagentctl: the accounting stays "0 lost".
   bool chaos_copytruncate = true;
   bool chaos_dead_letter = true;
+  // Two logrotate renames while collectord is down (SIGKILL): the saved file renamed twice,
+  // a middle file renamed once, a new current file; all of them must be read.
+  bool chaos_double_rename = true;
+  // The csvlog sub-phase after the soak (0 s: skipped): markers through csvlog with
+  // csvlog_oversized statements of csvlog_oversized_bytes each, longer than
+  // [collection] log_max_line_bytes = csvlog_max_line_bytes (cut, counted, and every marker
+  // after them arrives).
+  int csvlog_s = 15;
+  int csvlog_oversized = 2;
+  int csvlog_oversized_bytes = 200 << 10;
+  int csvlog_max_line_bytes = 64 << 10;
   int sample_every_s = 2;
   int drain_every_s = 10;
   int final_wait_s = 90;  // after the load stops: time allowed for the backlog to arrive
@@ -163,6 +180,21 @@ struct ChaosEvent {
   std::string what;
 };
 
+// The soak's csvlog sub-phase (no other chaos than the oversized entries).
+struct CsvlogResult {
+  bool ran = false;
+  double seconds = 0;
+  uint64_t markers_written = 0;
+  uint64_t markers_after_last_oversized = 0;  // written after the last oversized statement
+  int oversized_written = 0;                  // oversized statements the server logged
+  // collectord's health counters at the end (pgagentctl status --json).
+  uint64_t truncated_entries = 0, cut_bytes = 0, csv_resyncs = 0, unparsed_lines = 0;
+  LedgerSummary ledger;
+  uint64_t harness_row_gaps = 0;
+  bool no_loss = false;  // every marker arrived, every oversized entry counted as cut
+  std::string error;
+};
+
 struct SoakResult {
   bool ran = false;
   double seconds = 0;
@@ -176,11 +208,13 @@ struct SoakResult {
   std::string listener_stats_json;
   uint64_t harness_row_gaps = 0;  // listener rows lost by the harness' own draining (must be 0)
   int copytruncates = 0;          // copytruncate rotations done while collectord was down
+  int double_renames = 0;         // two logrotate renames done while collectord was down
   std::string requeue_output;     // what `pgagentctl deadletter requeue` printed
   double backlog_drain_s = 0;     // from load stop until every marker arrived
   bool all_markers_arrived = false;
   bool no_loss = false;  // markers complete, no seq holes, no late-starting boot
   std::string error;
+  CsvlogResult csvlog;
 };
 
 struct FootprintResult {

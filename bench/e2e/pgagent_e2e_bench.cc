@@ -4,7 +4,8 @@
 //                     [--budget-interval-s N] [--tagged-per-min N] [--burst-load-per-core X]
 //                     [--soak-s N] [--run-s N] [--pairs N] [--kills N] [--down-s N]
 //                     [--rotations N] [--pg-restarts N] [--lines-per-s N] [--footprint-s N]
-//                     [--log-min-ms 0,250] [--interval-s 1] [--seed N] [--drain-s N]
+//                     [--log-min-ms 0,250] [--log-statements all|summarize]
+//                     [--interval-s 1] [--seed N] [--drain-s N]
 //                     [--nice N (default 10, as the systemd units; 0: not niced)]
 //                     [--policy other|batch|idle (scheduling policy; default other)]
 //                     [--buffer-dir DIR (the daemons' LMDB buffers; default: the temp dir)]
@@ -112,6 +113,11 @@ int main(int argc, char** argv) {
       std::stringstream ss(next());
       for (std::string v; std::getline(ss, v, ',');) {
         o.overhead_log_min_duration_ms.push_back(IntFlag("--log-min-ms", v.c_str()));
+      }
+    } else if (a == "--log-statements") {
+      o.overhead_log_statements = next();  // the agent's mode in the overhead phase's B runs
+      if (o.overhead_log_statements != "all" && o.overhead_log_statements != "summarize") {
+        Usage("--log-statements is all or summarize");
       }
     } else if (a == "--interval-s") {
       o.overhead_interval_s = IntFlag(a, next());

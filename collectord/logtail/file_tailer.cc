@@ -291,7 +291,8 @@ void FileTailer::QueueRotatedSiblings(const std::string& base_path, const FileSt
     return std::tie(a.stat.mtime_ns, a.path) < std::tie(b.stat.mtime_ns, b.path);
   });
   for (Candidate& c : siblings) {
-    if (queued_.size() >= kMaxQueuedFiles) {
+    // One place stays free for the current file (path mode queues it as it sees it).
+    if (queued_.size() + 1 >= kMaxQueuedFiles) {
       NoteSkipped(c.path, c.stat.size,
                   "more files were rotated while collectord was stopped than can be queued");
       continue;

@@ -22,7 +22,11 @@ LogSource::LogSource(LogSourceOptions options, const LogParser& parser, Clock& c
       clock_(clock),
       tailer_(std::move(tailer)),
       assembler_(parser, options_.assembler),
-      batcher_(clock, options_.batcher) {}
+      batcher_(clock, options_.batcher) {
+  if (options_.summarize) {
+    summarizer_ = std::make_unique<StatementSummarizer>(clock, *options_.summarize);
+  }
+}
 
 void LogSource::Poll(std::vector<pgagent::v1::LogBatch>* out) {
   const size_t first = out->size();
@@ -42,6 +46,7 @@ void LogSource::Poll(std::vector<pgagent::v1::LogBatch>* out) {
   }
   if (poll_.lines.empty()) assembler_.FlushIfIdle(now, &entries_);
   if (poll_.file_finished) assembler_.Flush(&entries_);
+  if (summarizer_) summarizer_->Process(&entries_, poll_.file_finished);
   stats_.entries += entries_.size();
   batcher_.Add(std::move(entries_), out);
   entries_.clear();
@@ -62,6 +67,7 @@ void LogSource::Flush(std::vector<pgagent::v1::LogBatch>* out) {
 void LogSource::FlushAll(std::vector<pgagent::v1::LogBatch>* out) {
   entries_.clear();
   assembler_.Flush(&entries_);
+  if (summarizer_) summarizer_->Process(&entries_, true);
   stats_.entries += entries_.size();
   batcher_.Add(std::move(entries_), out);
   entries_.clear();

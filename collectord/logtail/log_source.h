@@ -22,11 +22,13 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "collectord/logs/log_batcher.h"
 #include "collectord/logs/log_entry_assembler.h"
 #include "collectord/logs/log_parser.h"
+#include "collectord/logs/statement_summarizer.h"
 #include "collectord/logtail/file_tailer.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -38,6 +40,9 @@ struct LogSourceOptions {
   FileTailerOptions tail;
   LogAssemblerOptions assembler;
   LogBatcherOptions batcher;  // batcher.format is taken from the parser
+  // [collection] log_statements = summarize: entries pass a StatementSummarizer between the
+  // assembler and the batcher (flushed with them at the end of each file).
+  std::optional<StatementSummarizerOptions> summarize;
   // Window of batches handed out and not yet acknowledged; reading pauses when it is full.
   size_t max_unacked_batches = 16;
 };
@@ -76,6 +81,8 @@ class LogSource {
   FileTailer& tailer() { return *tailer_; }
   const LogParseStats& parse_stats() const { return assembler_.stats(); }
   const LogSourceStats& stats() const { return stats_; }
+  // Null unless options.summarize.
+  const StatementSummarizer* summarizer() const { return summarizer_.get(); }
 
  private:
   struct InFlight {
@@ -93,6 +100,7 @@ class LogSource {
   std::unique_ptr<FileTailer> tailer_;
   LogEntryAssembler assembler_;
   LogBatcher batcher_;
+  std::unique_ptr<StatementSummarizer> summarizer_;
   TailPoll poll_;
   std::vector<AssembledEntry> entries_;
   std::deque<InFlight> window_;

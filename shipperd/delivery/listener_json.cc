@@ -186,6 +186,8 @@ void Str(const char* key, const std::string& v, std::string* out) {
   AppendJsonString(*out, v);
 }
 
+void AppendByReflection(const Message& m, std::string* out);
+
 // Every log line becomes one LogEntry, so this is the message shipperd writes most: it is
 // written field by field, without reflection, with exactly AppendMessage's output (same
 // order, names and presence rules; tests/shipperd/delivery/listener_json_test.cc compares
@@ -242,10 +244,16 @@ void AppendLogEntry(const pgagent::v1::LogEntry& e, std::string* out) {
   AppendInt(e.transaction_id(), out);
   *out += '"';
   Str(",\"location\":", e.location(), out);
+  if (e.has_statement_summary()) {
+    *out += ",\"statement_summary\":";
+    AppendByReflection(e.statement_summary(), out);
+  }
+  if (e.has_log_accounting()) {
+    *out += ",\"log_accounting\":";
+    AppendByReflection(e.log_accounting(), out);
+  }
   *out += '}';
 }
-
-void AppendByReflection(const Message& m, std::string* out);
 
 void AppendMessage(const Message& m, std::string* out) {
   if (const auto* entry = dynamic_cast<const pgagent::v1::LogEntry*>(&m)) {

@@ -110,6 +110,9 @@ schema_interval_s = 1200
 databases = app_*,!app_test
 objects_top_n = 20
 include_own_statements = true
+log_statements = summarize
+log_slow_ms = 250
+log_summary_interval_s = 30
 
 [correlation]
 application_name_pattern = ^app-([0-9a-f]{32})$
@@ -277,6 +280,9 @@ TEST_F(ConfigTest, EveryKeyIsReadFromTheIniFile) {
   EXPECT_EQ(c.collection.databases, "app_*,!app_test");
   EXPECT_EQ(c.collection.objects_top_n, 20);
   EXPECT_TRUE(c.collection.include_own_statements);
+  EXPECT_EQ(c.collection.log_statements, "summarize");
+  EXPECT_EQ(c.collection.log_slow_ms, 250);
+  EXPECT_EQ(c.collection.log_summary_interval_s, 30);
   EXPECT_EQ(c.correlation.application_name_pattern, "^app-([0-9a-f]{32})$");
   EXPECT_EQ(c.correlation.comment_pattern, R"(/\* *cid=([0-9a-f]+) *\*/)");
   EXPECT_TRUE(c.correlation.extract_traceparent);

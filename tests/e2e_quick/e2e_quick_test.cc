@@ -147,6 +147,7 @@ TEST_F(E2eQuickTest, ChaosReallyHappenedDuringTheSoak) {
   // Issue 20's paths: a copytruncate while collectord was down, a rejected request whose
   // records were dead-lettered, then requeued (all of them) by pgagentctl.
   EXPECT_EQ(s.copytruncates, 1);
+  EXPECT_EQ(s.double_renames, 1);  // the middle file was renamed while collectord was down
   EXPECT_GE(StatsCount(s.listener_stats_json, "400"), 1) << s.listener_stats_json;
   EXPECT_NE(s.requeue_output.find("requeued 1 dead letters"), std::string::npos)
       << s.requeue_output;
@@ -160,6 +161,24 @@ TEST_F(E2eQuickTest, EveryMarkerLogLineArrivesDespiteTheChaos) {
       << (s.ledger.first_missing_markers.empty() ? 0 : s.ledger.first_missing_markers.front());
   EXPECT_EQ(s.ledger.markers_seen, s.markers_written);
   EXPECT_EQ(s.harness_row_gaps, 0u);
+}
+
+// Issue 20 item 3 in the soak: csvlog entries longer than log_max_line_bytes are cut as
+// entries (counted) and swallow none of the markers after them.
+TEST_F(E2eQuickTest, OversizedCsvlogEntriesAreCutAndEveryMarkerAfterThemArrives) {
+  const CsvlogResult& c = report_->soak.csvlog;
+  ASSERT_TRUE(c.ran);
+  EXPECT_EQ(c.error, "");
+  EXPECT_EQ(c.oversized_written, report_->options.csvlog_oversized);
+  EXPECT_GE(c.truncated_entries, static_cast<uint64_t>(report_->options.csvlog_oversized));
+  EXPECT_GT(c.cut_bytes, 0u);
+  EXPECT_GT(c.markers_after_last_oversized, 0u);
+  EXPECT_EQ(c.ledger.markers_missing, 0u)
+      << "first missing: "
+      << (c.ledger.first_missing_markers.empty() ? 0 : c.ledger.first_missing_markers.front());
+  EXPECT_EQ(c.ledger.markers_seen, c.markers_written);
+  EXPECT_EQ(c.harness_row_gaps, 0u);
+  EXPECT_TRUE(c.no_loss);
 }
 
 TEST_F(E2eQuickTest, EverySnapshotSeqIsAccountedForPerBootId) {
