@@ -47,14 +47,13 @@ std::optional<std::chrono::milliseconds> WatchdogInterval() {
   return std::chrono::milliseconds(usec / 2000);
 }
 
-SelfUsage ReadSelfUsage() {
+SelfUsage ReadSelfUsage(const ProcFs& procfs) {
   SelfUsage usage;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+  if (auto statm = procfs.ReadFile("/proc/self/statm"); statm.ok()) {
     unsigned long size = 0, resident = 0;
-    if (std::fscanf(f, "%lu %lu", &size, &resident) == 2) {
+    if (std::sscanf(statm->c_str(), "%lu %lu", &size, &resident) == 2) {
       usage.rss_bytes = static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     }
-    std::fclose(f);
   }
   rusage ru{};
   if (getrusage(RUSAGE_SELF, &ru) == 0) {
@@ -65,8 +64,8 @@ SelfUsage ReadSelfUsage() {
 }
 
 double CpuShare::Sample() {
-  const double cpu = ReadSelfUsage().cpu_seconds;
-  const auto now = std::chrono::steady_clock::now();
+  const double cpu = ReadSelfUsage(procfs_).cpu_seconds;
+  const auto now = clock_.Monotonic();
   double share = 0;
   if (last_cpu_s_ >= 0) {
     const double wall = std::chrono::duration<double>(now - last_at_).count();

@@ -4,14 +4,17 @@
 // SignalSet blocks SIGTERM, SIGINT, SIGHUP (and SIGPIPE is ignored) in the calling thread
 // and every thread it starts afterwards, so that only the main thread receives them, through
 // Wait(). Create it in main() before starting any thread.
-// Thread-safety: SignalSet belongs to the main thread; Notify() and SelfUsage are safe from
-// any thread.
+// Thread-safety: SignalSet belongs to the main thread; Notify() and ReadSelfUsage are safe
+// from any thread; a CpuShare belongs to one thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "common/clock.h"
+#include "common/proc_fs.h"
 
 namespace pgagent {
 
@@ -38,14 +41,21 @@ struct SelfUsage {
   uint64_t rss_bytes = 0;
   double cpu_seconds = 0;  // user + system since start
 };
-SelfUsage ReadSelfUsage();
+// RSS from /proc/self/statm (read through `procfs`; 0 when unreadable), CPU from
+// getrusage(2).
+SelfUsage ReadSelfUsage(const ProcFs& procfs = HostProcFs());
 
 // Tracks CPU share between calls: percent of one core used since the previous call.
+// REQUIRES: procfs and clock outlive it.
 class CpuShare {
  public:
+  explicit CpuShare(const ProcFs& procfs = HostProcFs(), const Clock& clock = SystemClock::Instance())
+      : procfs_(procfs), clock_(clock) {}
   double Sample();
 
  private:
+  const ProcFs& procfs_;
+  const Clock& clock_;
   double last_cpu_s_ = -1;
   std::chrono::steady_clock::time_point last_at_{};
 };
