@@ -5,7 +5,6 @@
 #include <CLI/CLI.hpp>
 #include <google/protobuf/util/json_util.h>
 
-#include <csignal>
 #include <cstdio>
 
 #include "collectord/collector_daemon.h"
@@ -49,7 +48,7 @@ int Run(const CommandLineOptions& options) {
   }
   Config config = loaded->config;
   log::Init("collectord", options.once ? log::Level::kWarn : log::ParseLevel(config.agent.log_level));
-  for (const auto& w : loaded->warnings) log::Warn("config.warning", {{"message", w}});
+  LogConfigWarnings(*loaded);
   if (options.once) return RunOnce(config);
 
   SignalSet signals;  // before any thread starts
@@ -69,29 +68,12 @@ int Run(const CommandLineOptions& options) {
   }
   Notify("READY=1");
   Notify("STATUS=collecting every " + std::to_string(config.collection.interval_s) + " s");
-  for (;;) {
-    const std::optional<int> sig = signals.Wait(1000ms);
-    if (sig && (*sig == SIGTERM || *sig == SIGINT)) {
-      log::Info("collectord.stopping", {{"signal", *sig}});
-      break;
-    }
-    if (sig && *sig == SIGHUP) {
-      auto reloaded = Load(options);
-      if (!reloaded.ok()) {
-        log::Error("config.reload_rejected", {{"error", reloaded.status().message()},
-                                              {"effect", "the previous configuration stays in force"}});
-      } else {
-        for (const auto& w : reloaded->warnings) log::Warn("config.warning", {{"message", w}});
-        for (const auto& change : DescribeChanges(config, reloaded->config)) {
-          log::Info("config.changed", {{"change", change}});
-        }
-        config = reloaded->config;
-        log::SetLevel(log::ParseLevel(config.agent.log_level));
-        daemon.Reconfigure(config);
-      }
-    }
-    if (daemon.Healthy()) Notify("WATCHDOG=1");
-  }
+  SignalLoopHooks hooks;
+  hooks.reload = [&options] { return Load(options); };
+  hooks.apply = [&daemon](const Config& c) { daemon.Reconfigure(c); };
+  hooks.healthy = [&daemon] { return daemon.Healthy(); };
+  const int sig = RunSignalLoop(signals, config, hooks);
+  log::Info("collectord.stopping", {{"signal", sig}});
   Notify("STOPPING=1");
   if (control.ok()) (*control)->Stop();
   daemon.Stop(5000ms);

@@ -1,5 +1,6 @@
 #include "shipperd/shipper_daemon.h"
 
+#include <algorithm>
 #include <random>
 
 #include "common/daemon.h"
@@ -271,7 +272,7 @@ void ShipperDaemon::ObserveGrowth() {
   }
 }
 
-void ShipperDaemon::Tick() {
+std::chrono::milliseconds ShipperDaemon::Tick() {
   const auto now = clock_.Monotonic();
   if (now >= next_growth_check_) {
     ObserveGrowth();
@@ -293,6 +294,8 @@ void ShipperDaemon::Tick() {
     if (maintenance_) maintenance_();
     next_reader_check_ = now + 60s;
   }
+  const auto next = std::min({next_growth_check_, next_cpu_sample_, next_health_, next_reader_check_});
+  return std::chrono::ceil<std::chrono::milliseconds>(next - clock_.Monotonic());
 }
 
 }  // namespace pgagent
