@@ -1,13 +1,19 @@
 // pgagent-collectord: samples PostgreSQL (activity, locks, statements), the host (/proc)
 // and the PostgreSQL log, and hands records to pgagent-shipperd over ZeroMQ IPC.
-// This file only wires things together; the logic lives in collector_daemon.h and the
+// This file only wires the real edges together (a libpq session per connection, /proc, the
+// log file system, the ZeroMQ outbox); the logic lives in collector_daemon.h and the
 // libraries under collectord/.
 #include <CLI/CLI.hpp>
 #include <google/protobuf/util/json_util.h>
 
 #include <cstdio>
+#include <memory>
 
 #include "collectord/collector_daemon.h"
+#include "collectord/logtail/log_file_system.h"
+#include "collectord/outbox/zmq_outbox.h"
+#include "collectord/pg/libpq_session.h"
+#include "collectord/system/proc_fs.h"
 #include "common/cli.h"
 #include "common/control_socket.h"
 #include "common/daemon.h"
@@ -23,9 +29,18 @@ Result<LoadedConfig> Load(const CommandLineOptions& options) {
   return LoadConfigFromCommandLine(options, ProcessEnvironment(), ConfigRequirements{false});
 }
 
+// The real outside world. `procfs` outlives the edges.
+CollectorEdges RealEdges(system::ProcFs& procfs) {
+  return CollectorEdges{SystemClock::Instance(), procfs, logtail::PosixLogFileSystem::Instance(),
+                        [](const PgConnectionOptions& o) -> std::unique_ptr<PgSession> {
+                          return std::make_unique<LibpqSession>(o);
+                        }};
+}
+
 // --once: one cycle of every collector, one JSON object per line on stdout.
 int RunOnce(const Config& config) {
-  auto records = CollectorDaemon::RunOnce(config, SystemClock::Instance());
+  system::RealProcFs procfs;
+  auto records = CollectorDaemon::RunOnce(config, RealEdges(procfs));
   if (!records.ok()) {
     std::fprintf(stderr, "pgagent-collectord --once: %s\n", records.status().ToString().c_str());
     return records.status().code() == StatusCode::kPermissionDenied ? kExitConfig : kExitUnavailable;
@@ -40,6 +55,23 @@ int RunOnce(const Config& config) {
   return kExitOk;
 }
 
+int ExitCodeFor(const Status& failed) {
+  return failed.code() == StatusCode::kInvalidArgument ? kExitConfig : kExitUnavailable;
+}
+
+Result<std::unique_ptr<ControlServer>> StartControl(const Config& config, CollectorDaemon& daemon) {
+  ControlServerOptions co;
+  co.path = ControlSocketPath(config.agent.control_dir, "collectord");
+  co.handler = StatusOnlyControlHandler(
+      "collectord", SystemClock::Instance(), [&daemon] { return daemon.Health(); },
+      [&daemon] { return daemon.LastCycleUnixS(); });
+  auto control = ControlServer::Start(co);
+  if (!control.ok()) {
+    log::Warn("control.unavailable", {{"path", co.path}, {"error", control.status().ToString()}});
+  }
+  return control;
+}
+
 int Run(const CommandLineOptions& options) {
   auto loaded = Load(options);
   if (!loaded.ok()) {
@@ -52,20 +84,18 @@ int Run(const CommandLineOptions& options) {
   if (options.once) return RunOnce(config);
 
   SignalSet signals;  // before any thread starts
-  CollectorDaemon daemon(config, SystemClock::Instance());
+  system::RealProcFs procfs;
+  auto outbox = ZmqOutbox::Connect(OutboxOptionsFor(config), SystemClock::Instance());
+  if (!outbox.ok()) {
+    log::Error("collectord.start_failed", {{"error", outbox.status().ToString()}});
+    return ExitCodeFor(outbox.status());
+  }
+  CollectorDaemon daemon(config, RealEdges(procfs), **outbox);
   if (Status started = daemon.Start(); !started.ok()) {
     log::Error("collectord.start_failed", {{"error", started.ToString()}});
-    return started.code() == StatusCode::kInvalidArgument ? kExitConfig : kExitUnavailable;
+    return ExitCodeFor(started);
   }
-  ControlServerOptions co;
-  co.path = ControlSocketPath(config.agent.control_dir, "collectord");
-  co.handler = StatusOnlyControlHandler(
-      "collectord", SystemClock::Instance(), [&daemon] { return daemon.Health(); },
-      [&daemon] { return daemon.LastCycleUnixS(); });
-  auto control = ControlServer::Start(co);
-  if (!control.ok()) {
-    log::Warn("control.unavailable", {{"path", co.path}, {"error", control.status().ToString()}});
-  }
+  auto control = StartControl(config, daemon);
   Notify("READY=1");
   Notify("STATUS=collecting every " + std::to_string(config.collection.interval_s) + " s");
   SignalLoopHooks hooks;
