@@ -395,6 +395,7 @@ void CollectorDaemon::PumpLogs() {
     if (!parts_->logs) return;
   }
   OutboxOutlet outlet(outbox_, outbox_refused_);
+  parts_->logs->FlushDueCommit();
   parts_->logs->Pump(outlet);
 }
 

@@ -109,6 +109,21 @@ void LogPump::OnAcked(const std::vector<Record>& acked) {
     if (!s.ok() && s.code() != StatusCode::kNotFound) {
       log::Warn("logs.offset_not_saved", {{"error", s.ToString()}});
     }
+    // The tailer writes at most every commit_interval; what it kept pending is written by
+    // FlushDueCommit() once that has passed.
+    if (s.code() != StatusCode::kNotFound && !commit_due_) {
+      commit_due_ = clock_.Monotonic() + options_.commit_interval;
+    }
+  }
+}
+
+void LogPump::FlushDueCommit() {
+  if (!commit_due_ || clock_.Monotonic() < *commit_due_) return;
+  commit_due_.reset();
+  Status s = source_->tailer().FlushCommit();
+  if (!s.ok()) {
+    log::Warn("logs.offset_not_saved", {{"error", s.ToString()}});
+    commit_due_ = clock_.Monotonic() + options_.commit_interval;  // retried
   }
 }
 

@@ -4,8 +4,11 @@
 //   split  each batch into IPC-sized parts (SplitLogBatch); the cursor rides on the last part
 //   offer  the parts, in order, to the outlet (the outbox) while it accepts log records; when
 //          it does not, they wait here and reading pauses (the log file is the buffer)
-//   commit on shipperd's acknowledgement of a part with a cursor, LogSource::Commit (the
-//          offset file is written at most every commit_interval).
+//   commit on shipperd's acknowledgement of a part with a cursor, LogSource::Commit; the
+//          offset file is written at most every commit_interval, and a commit left pending by
+//          that limit is written once the interval has passed even if no other batch comes
+//          (a quiet log must not leave the saved offset behind what was delivered: a crash
+//          would re-send delivered lines).
 //
 // Owns the parser, the offset store and the log source (destroyed in that reverse order, so
 // the tailer's last commit is written). Thread-safety: not thread-safe; the collector's
@@ -16,6 +19,7 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "collectord/logs/log_parser.h"
@@ -43,6 +47,8 @@ class LogOutlet {
 
 struct LogPumpOptions {
   size_t max_record_bytes = 8 * 1024 * 1024;  // serialized LogBatch bound (half the IPC cap)
+  // The tailer's commit_interval: a commit may wait this long before it is written.
+  std::chrono::milliseconds commit_interval{1000};
 };
 
 class LogPump {
@@ -59,6 +65,8 @@ class LogPump {
   // Shipperd acknowledged `acked` (any kinds, oldest first): commits the log cursors among
   // them. Persist errors are logged (the commit stays pending and is retried).
   void OnAcked(const std::vector<pgagent::v1::Record>& acked);
+  // Writes the committed offset when a commit has waited commit_interval.
+  void FlushDueCommit();
   // Shutdown: moves the assembler's and batcher's pending entries into the queue.
   void FlushSource();
   // Offers what waits, without reading (shutdown drain).
@@ -78,6 +86,7 @@ class LogPump {
   std::unique_ptr<logtail::OffsetStore> offsets_;
   std::unique_ptr<logtail::LogSource> source_;
   std::deque<pgagent::v1::LogBatch> pending_;  // produced, not yet accepted by the outlet
+  std::optional<std::chrono::steady_clock::time_point> commit_due_;
 };
 
 }  // namespace pgagent

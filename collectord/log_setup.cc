@@ -128,6 +128,7 @@ Result<std::unique_ptr<LogPump>> LogSetup::Open(const LogPlan& plan) {
   PGAGENT_ASSIGN_OR_RETURN(auto source, logtail::LogSource::Create(plan.first, *parser, fs_, clock_, offsets_.get()));
   LogPumpOptions o;
   o.max_record_bytes = static_cast<size_t>(config_.ipc.max_message_bytes) / 2;
+  o.commit_interval = plan.first.tail.commit_interval;
   return std::make_unique<LogPump>(o, std::move(parser), std::move(offsets_), std::move(source), stamper_, clock_);
 }
 

@@ -53,6 +53,7 @@ class LogPumpTest : public ::testing::Test {
     auto source = logtail::LogSource::Create(o, **parser, logtail::PosixLogFileSystem::Instance(), clock_, store_);
     ASSERT_TRUE(source.ok());
     LogPumpOptions po;
+    po.commit_interval = 1s;
     pump_ = std::make_unique<LogPump>(po, std::move(*parser), std::move(*store), std::move(*source), stamper_, clock_);
     pump_->Pump(outlet_);  // opens the empty file
   }
@@ -113,6 +114,32 @@ TEST_F(LogPumpTest, TheOffsetIsSavedOnlyOnceShipperdAcknowledges) {
   EXPECT_EQ(SavedOffset(), 0u);
   pump_->OnAcked(outlet_.offered);
   EXPECT_EQ(SavedOffset(), Lines(0, 2).size());
+}
+
+TEST_F(LogPumpTest, TheSavedOffsetCatchesUpWithTheLastAcknowledgementWhileTheLogIsQuiet) {
+  AppendFile(path_, Lines(0, 3));
+  PumpLater();
+  pump_->OnAcked(outlet_.offered);  // the first save is immediate
+  AppendFile(path_, Lines(3, 2));
+  PumpLater();
+  ASSERT_EQ(outlet_.offered.size(), 2u);
+  pump_->OnAcked({outlet_.offered[1]});  // within commit_interval of the last save: kept pending
+  EXPECT_EQ(SavedOffset(), Lines(0, 2).size());
+  pump_->FlushDueCommit();  // not due yet: the file is written at most every commit_interval
+  EXPECT_EQ(SavedOffset(), Lines(0, 2).size());
+  clock_.Advance(1s);
+  pump_->FlushDueCommit();  // no other batch came: the deadline alone writes it
+  EXPECT_EQ(SavedOffset(), Lines(0, 4).size());
+}
+
+TEST_F(LogPumpTest, AnAcknowledgementFromBeforeARestartCommitsNothing) {
+  Record stale;
+  stale.set_kind(pgagent::v1::RECORD_KIND_LOG);
+  stale.mutable_log()->mutable_cursor()->set_offset(999);
+  pump_->OnAcked({stale});
+  clock_.Advance(5s);
+  pump_->FlushDueCommit();
+  EXPECT_EQ(SavedOffset(), 0u);
 }
 
 TEST_F(LogPumpTest, FlushingAtStopHandsOverTheEntryStillBeingAssembled) {
