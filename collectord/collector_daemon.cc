@@ -256,11 +256,21 @@ void CollectorDaemon::Loop() {
     beat_ms_ = MonoMs(edges_.clock);
     if (parts_->scheduler->Due()) RunScheduledCycle();
     PumpLogs();
-    const auto until_cycle = std::chrono::duration_cast<std::chrono::milliseconds>(
-        parts_->scheduler->next_cycle() - edges_.clock.Monotonic());
-    PumpOutbox(std::clamp(until_cycle, std::chrono::milliseconds(1), std::chrono::milliseconds(100)));
+    PumpOutbox(TimeUntilWork());
   }
   DrainOnStop(stop_grace_);
+}
+
+// The worker waits in the outbox (woken early by any frame from shipperd) until the next
+// cycle, log read or offset commit is due, and at least once per heartbeat interval, when
+// the outbox may owe shipperd a heartbeat; a stop or reload waits at most that long too.
+std::chrono::milliseconds CollectorDaemon::TimeUntilWork() const {
+  auto next = parts_->scheduler->next_cycle();
+  next = std::min(next, parts_->logs ? parts_->logs->NextWake() : parts_->log_setup->next_attempt());
+  const auto now = edges_.clock.Monotonic();
+  const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(next - now);
+  const auto cap = std::chrono::milliseconds(std::max<int64_t>(config_.ipc.heartbeat_interval_ms, 1));
+  return std::clamp(until, std::chrono::milliseconds(1), cap);
 }
 
 void CollectorDaemon::RunScheduledCycle() {

@@ -8,7 +8,8 @@
 //   health_report.h    the health record (at most once a minute, when it changed).
 // Every cycle: pg_stat_activity (+ lock waits + per-backend /proc usage), pg_stat_statements
 // (normal cycles only), cluster health, system metrics, health. Between cycles the thread
-// pumps the log and the outbox (acknowledgements become log offset commits).
+// sleeps in the outbox until the next deadline (cycle, log read, offset commit, heartbeat)
+// or a frame from shipperd; it does not tick on a fixed short period.
 // Nothing here blocks on shipperd: records wait in the outbox window, log reading pauses
 // when the window is full (the log file is the buffer).
 // Thread-safety: Start/Stop/Reconfigure belong to the main thread; Healthy() and Health()
@@ -99,6 +100,8 @@ class CollectorDaemon {
   void PumpLogs();
   void PumpOutbox(std::chrono::milliseconds timeout);
   void NoteShipperLiveness();
+  // How long the worker may wait in the outbox before something is due.
+  std::chrono::milliseconds TimeUntilWork() const;
   void Offer(pgagent::v1::Record record);
   void ObserveSelfLimits(uint64_t rss_bytes, double cpu_percent);
   void CheckPrivilegesOnNewConnection();

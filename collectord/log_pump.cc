@@ -1,5 +1,7 @@
 #include "collectord/log_pump.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 
 namespace pgagent {
@@ -65,16 +67,24 @@ LogPump::LogPump(LogPumpOptions options, std::unique_ptr<LogParser> parser,
       clock_(clock),
       parser_(std::move(parser)),
       offsets_(std::move(offsets)),
-      source_(std::move(source)) {}
+      source_(std::move(source)),
+      read_every_(options.read_interval),
+      next_read_(clock.Monotonic()) {}
 
 void LogPump::Pump(LogOutlet& outlet) {
-  if (pending_.empty()) Read();
+  if (pending_.empty() && clock_.Monotonic() >= next_read_) Read();
   OfferPending(outlet);
 }
 
+// Reads what is new. While the file is quiet the next read is put off, doubling from
+// read_interval up to idle_read_interval; any bytes read bring it back to read_interval.
 void LogPump::Read() {
+  const uint64_t bytes_before = source_->tailer().stats().bytes_read;
   std::vector<LogBatch> batches;
   source_->Poll(&batches);
+  const bool quiet = batches.empty() && source_->tailer().stats().bytes_read == bytes_before;
+  read_every_ = quiet ? std::min(read_every_ * 2, options_.idle_read_interval) : options_.read_interval;
+  next_read_ = clock_.Monotonic() + read_every_;
   Queue(batches);
 }
 
@@ -125,6 +135,12 @@ void LogPump::FlushDueCommit() {
     log::Warn("logs.offset_not_saved", {{"error", s.ToString()}});
     commit_due_ = clock_.Monotonic() + options_.commit_interval;  // retried
   }
+}
+
+std::chrono::steady_clock::time_point LogPump::NextWake() const {
+  auto wake = pending_.empty() ? next_read_ : clock_.Monotonic() + options_.read_interval;
+  if (commit_due_) wake = std::min(wake, *commit_due_);
+  return wake;
 }
 
 }  // namespace pgagent

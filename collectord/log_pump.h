@@ -10,6 +10,10 @@
 //          (a quiet log must not leave the saved offset behind what was delivered: a crash
 //          would re-send delivered lines).
 //
+// The pump also says when it next needs the thread (NextWake): at the commit deadline, and
+// for reading at read_interval while lines come, backing off to idle_read_interval while the
+// file is quiet (polling is the fallback where no change notification is available).
+//
 // Owns the parser, the offset store and the log source (destroyed in that reverse order, so
 // the tailer's last commit is written). Thread-safety: not thread-safe; the collector's
 // worker thread calls every method. The Clock, LogFileSystem and stamper outlive the pump.
@@ -49,6 +53,8 @@ struct LogPumpOptions {
   size_t max_record_bytes = 8 * 1024 * 1024;  // serialized LogBatch bound (half the IPC cap)
   // The tailer's commit_interval: a commit may wait this long before it is written.
   std::chrono::milliseconds commit_interval{1000};
+  std::chrono::milliseconds read_interval{100};
+  std::chrono::milliseconds idle_read_interval{1000};
 };
 
 class LogPump {
@@ -60,7 +66,7 @@ class LogPump {
   LogPump(const LogPump&) = delete;
   LogPump& operator=(const LogPump&) = delete;
 
-  // Reads when nothing waits, then offers what waits.
+  // Reads when nothing waits and a read is due, then offers what waits.
   void Pump(LogOutlet& outlet);
   // Shipperd acknowledged `acked` (any kinds, oldest first): commits the log cursors among
   // them. Persist errors are logged (the commit stays pending and is retried).
@@ -71,6 +77,10 @@ class LogPump {
   void FlushSource();
   // Offers what waits, without reading (shutdown drain).
   void OfferPending(LogOutlet& outlet);
+
+  // When the pump next has work: a due read or commit. Parts waiting for room in the outlet
+  // need no timer: room comes with an acknowledgement.
+  std::chrono::steady_clock::time_point NextWake() const;
 
   size_t pending_batches() const { return pending_.size(); }
   const logtail::LogSource& source() const { return *source_; }
@@ -86,6 +96,8 @@ class LogPump {
   std::unique_ptr<logtail::OffsetStore> offsets_;
   std::unique_ptr<logtail::LogSource> source_;
   std::deque<pgagent::v1::LogBatch> pending_;  // produced, not yet accepted by the outlet
+  std::chrono::milliseconds read_every_;
+  std::chrono::steady_clock::time_point next_read_;
   std::optional<std::chrono::steady_clock::time_point> commit_due_;
 };
 

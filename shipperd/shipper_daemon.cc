@@ -110,7 +110,9 @@ void ShipperDaemon::IngestLoop() {
       return i.records_stored + i.unstorable_records;
     };
     const uint64_t written_before = written();
-    Status s = ingest_->Poll(200ms);
+    // Frames wake the poll at once; the timeout only bounds how late a stop is noticed, so
+    // an idle ingest thread wakes once a second (collectord's heartbeat rate), not five times.
+    Status s = ingest_->Poll(1000ms);
     ingest_beat_ms_ = MonoMs(clock_);
     FailureStreak::Change change = FailureStreak::Change::kNone;
     if (!s.ok()) {

@@ -61,9 +61,9 @@ class LogPumpTest : public ::testing::Test {
     auto saved = store_->Load();
     return saved.ok() && saved->has_value() ? (*saved)->offset : 0;
   }
-  // Advances one loop turn and pumps.
+  // Advances past the next read and pumps.
   void PumpLater() {
-    clock_.Advance(100ms);
+    clock_.Advance(std::max(pump_->NextWake() - clock_.Monotonic(), std::chrono::steady_clock::duration(0)));
     pump_->Pump(outlet_);
   }
 
@@ -132,6 +132,25 @@ TEST_F(LogPumpTest, TheSavedOffsetCatchesUpWithTheLastAcknowledgementWhileTheLog
   EXPECT_EQ(SavedOffset(), Lines(0, 4).size());
 }
 
+TEST_F(LogPumpTest, WakingOnlyWhenItAsksThePumpWritesTheLastAcknowledgementWithinOneInterval) {
+  AppendFile(path_, Lines(0, 3));
+  PumpLater();
+  pump_->OnAcked(outlet_.offered);
+  AppendFile(path_, Lines(3, 2));
+  PumpLater();
+  pump_->OnAcked({outlet_.offered.back()});
+  const auto acked_at = clock_.Monotonic();
+  // The daemon's loop: sleep until NextWake(), then commit what is due and pump. Quiet reads
+  // back off (100, 200, 400, 800 ms) past the commit deadline, which must wake it on time.
+  while (SavedOffset() != Lines(0, 4).size() && clock_.Monotonic() < acked_at + 5s) {
+    clock_.Advance(std::max(pump_->NextWake() - clock_.Monotonic(), std::chrono::steady_clock::duration(0)));
+    pump_->FlushDueCommit();
+    pump_->Pump(outlet_);
+  }
+  EXPECT_EQ(SavedOffset(), Lines(0, 4).size());
+  EXPECT_LE(clock_.Monotonic() - acked_at, std::chrono::steady_clock::duration(1s));
+}
+
 TEST_F(LogPumpTest, AnAcknowledgementFromBeforeARestartCommitsNothing) {
   Record stale;
   stale.set_kind(pgagent::v1::RECORD_KIND_LOG);
@@ -140,6 +159,18 @@ TEST_F(LogPumpTest, AnAcknowledgementFromBeforeARestartCommitsNothing) {
   clock_.Advance(5s);
   pump_->FlushDueCommit();
   EXPECT_EQ(SavedOffset(), 0u);
+}
+
+TEST_F(LogPumpTest, ReadsBackOffWhileTheFileIsQuietAndSpeedUpWhenLinesCome) {
+  std::vector<std::chrono::milliseconds> gaps;
+  for (int i = 0; i < 6; ++i) {
+    PumpLater();
+    gaps.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(pump_->NextWake() - clock_.Monotonic()));
+  }
+  EXPECT_EQ(gaps, (std::vector<std::chrono::milliseconds>{400ms, 800ms, 1000ms, 1000ms, 1000ms, 1000ms}));
+  AppendFile(path_, Lines(0, 1));
+  PumpLater();
+  EXPECT_EQ(pump_->NextWake() - clock_.Monotonic(), std::chrono::steady_clock::duration(100ms));
 }
 
 TEST_F(LogPumpTest, FlushingAtStopHandsOverTheEntryStillBeingAssembled) {
