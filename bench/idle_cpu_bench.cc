@@ -43,11 +43,16 @@ Args Parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--seconds") a.seconds = std::atoi(v.c_str());
-    else if (k == "--warmup") a.warmup = std::atoi(v.c_str());
-    else if (k == "--interval") a.interval = std::atoi(v.c_str());
-    else if (k == "--bin-dir") a.bin_dir = v;
-    else Fail("unknown option " + k);
+    if (k == "--seconds")
+      a.seconds = std::atoi(v.c_str());
+    else if (k == "--warmup")
+      a.warmup = std::atoi(v.c_str());
+    else if (k == "--interval")
+      a.interval = std::atoi(v.c_str());
+    else if (k == "--bin-dir")
+      a.bin_dir = v;
+    else
+      Fail("unknown option " + k);
   }
   return a;
 }
@@ -56,7 +61,8 @@ std::string WriteConfig(const std::string& dir, const PgCluster& pg, const TestL
                         int interval) {
   const std::string path = dir + "/pgagent.ini";
   std::ofstream f(path);
-  f << "[database]\nhost = 127.0.0.1\nport = " << pg.port() << "\nname = postgres\nuser = postgres\n"
+  f << "[database]\nhost = 127.0.0.1\nport = " << pg.port()
+    << "\nname = postgres\nuser = postgres\n"
     << "[collection]\ninterval_s = " << interval << "\nlog_path = auto\n"
     << "[listener]\nurl = " << listener.ingest_url() << "\napi_key = " << listener.options().api_key
     << "\nproject_id = idle-bench\nca_file = " << listener.ca_file() << "\n"
@@ -85,10 +91,11 @@ int main(int argc, char** argv) {
   auto dir = pgagent::testing::MakeTempDir("pgagent-idle-");
   if (!dir.ok()) Fail(dir.status().ToString());
   const std::string config = WriteConfig(*dir, **pg, **listener, args.interval);
-  auto shipper = ChildProcess::Start({args.bin_dir + "/shipperd/pgagent-shipperd", config}, *dir + "/shipperd.log");
+  auto shipper = ChildProcess::Start({args.bin_dir + "/shipperd/pgagent-shipperd", config},
+                                     *dir + "/shipperd.log");
   if (!shipper.ok()) Fail(shipper.status().ToString());
-  auto collector =
-      ChildProcess::Start({args.bin_dir + "/collectord/pgagent-collectord", config}, *dir + "/collectord.log");
+  auto collector = ChildProcess::Start({args.bin_dir + "/collectord/pgagent-collectord", config},
+                                       *dir + "/collectord.log");
   if (!collector.ok()) Fail(collector.status().ToString());
   std::this_thread::sleep_for(std::chrono::seconds(args.warmup));
 
@@ -98,8 +105,9 @@ int main(int argc, char** argv) {
   const double c1 = CpuSeconds(**collector), s1 = CpuSeconds(**shipper);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  std::printf("idle window %.0f s at interval_s = %d (after %d s warm-up), CPU from /proc/<pid>/stat\n", wall,
-              args.interval, args.warmup);
+  std::printf(
+      "idle window %.0f s at interval_s = %d (after %d s warm-up), CPU from /proc/<pid>/stat\n",
+      wall, args.interval, args.warmup);
   std::printf("  collectord  %.3f CPU s  %.4f%% of one core\n", c1 - c0, 100.0 * (c1 - c0) / wall);
   std::printf("  shipperd    %.3f CPU s  %.4f%% of one core\n", s1 - s0, 100.0 * (s1 - s0) / wall);
   (void)collector.value()->Stop(15s);

@@ -27,7 +27,8 @@ using pgagent::v1::Record;
 namespace {
 
 int64_t MonoMs(const Clock& clock) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Monotonic().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Monotonic().time_since_epoch())
+      .count();
 }
 
 std::string QuoteConninfo(const std::string& value) {
@@ -99,7 +100,8 @@ PgConnectionOptions PgOptionsFor(const Config& config) {
   po.connect_timeout = std::chrono::seconds(db.connect_timeout_s);
   po.statement_timeout = std::chrono::milliseconds(db.statement_timeout_ms);
   po.lock_timeout = std::chrono::milliseconds(db.lock_timeout_ms);
-  po.idle_in_transaction_session_timeout = std::chrono::milliseconds(db.idle_in_transaction_timeout_ms);
+  po.idle_in_transaction_session_timeout =
+      std::chrono::milliseconds(db.idle_in_transaction_timeout_ms);
   po.max_agent_sessions = static_cast<uint32_t>(db.max_agent_sessions);
   po.backoff.max = std::chrono::seconds(db.reconnect_max_backoff_s);
   return po;
@@ -134,7 +136,8 @@ Status BuildPg(const Config& config, const CollectorEdges& edges, CollectorParts
   ao.max_rows = static_cast<uint32_t>(c.activity_max_rows);
   ao.max_query_length = static_cast<size_t>(c.query_max_length);
   ao.send_raw_query_text = c.send_raw_query_text;
-  parts.activity = std::make_unique<ActivityCollector>(*parts.connection, &*parts.extractor, edges.clock, ao);
+  parts.activity =
+      std::make_unique<ActivityCollector>(*parts.connection, &*parts.extractor, edges.clock, ao);
   StatementsOptions so;
   so.top_n = static_cast<size_t>(c.statements_top_n);
   so.calls_threshold = static_cast<uint64_t>(c.statements_min_delta_calls);
@@ -143,7 +146,8 @@ Status BuildPg(const Config& config, const CollectorEdges& edges, CollectorParts
   so.max_query_length = static_cast<size_t>(c.query_max_length);
   so.send_raw_query_text = c.send_raw_query_text;
   so.include_own_statements = c.include_own_statements;
-  parts.statements = std::make_unique<StatementsCollector>(*parts.connection, &*parts.extractor, edges.clock, so);
+  parts.statements =
+      std::make_unique<StatementsCollector>(*parts.connection, &*parts.extractor, edges.clock, so);
   return Status::Ok();
 }
 
@@ -154,13 +158,14 @@ void BuildCluster(const Config& config, const CollectorEdges& edges, CollectorPa
   cl.visits.schema_interval = std::chrono::seconds(config.collection.schema_interval_s);
   cl.visits.databases = config.collection.databases;
   cl.visits.top_n = static_cast<size_t>(config.collection.objects_top_n);
-  auto open_database = [po = PgOptionsFor(config), open = edges.open_session](const std::string& dbname) {
+  auto open_database = [po = PgOptionsFor(config),
+                        open = edges.open_session](const std::string& dbname) {
     PgConnectionOptions visit = po;
     visit.dbname_override = dbname;
     return open(visit);
   };
-  parts.cluster = std::make_unique<ClusterCollector>(*parts.connection, &*parts.extractor, edges.clock, cl,
-                                                     open_database);
+  parts.cluster = std::make_unique<ClusterCollector>(*parts.connection, &*parts.extractor,
+                                                     edges.clock, cl, open_database);
 }
 
 system::BurstOptions BurstOptionsFor(const CollectionConfig& c) {
@@ -168,7 +173,8 @@ system::BurstOptions BurstOptionsFor(const CollectionConfig& c) {
   bo.load_per_core_threshold = c.burst_enabled ? c.burst_load_per_core : 0;
   bo.psi_cpu_some_avg10_threshold = c.burst_enabled ? c.burst_psi_cpu_some_avg10 : 0;
   bo.normal_interval = std::chrono::seconds(c.interval_s);
-  bo.burst_interval = std::min(std::chrono::seconds(c.burst_interval_s), std::chrono::seconds(c.interval_s));
+  bo.burst_interval =
+      std::min(std::chrono::seconds(c.burst_interval_s), std::chrono::seconds(c.interval_s));
   bo.hold_down = std::chrono::seconds(c.burst_hold_down_s);
   bo.max_burst_samples_per_minute = static_cast<uint32_t>(c.burst_max_extra_cycles_per_min);
   return bo;
@@ -181,10 +187,12 @@ void BuildSystem(const Config& config, const CollectorEdges& edges, CollectorPar
   sys.include_partitions = config.collection.include_partitions;
   sys.include_virtual_devices = config.collection.include_virtual_devices;
   parts.system = std::make_unique<system::SystemCollector>(sys, edges.procfs, edges.clock);
-  parts.backends = std::make_unique<system::BackendResourceSampler>(edges.procfs, edges.clock,
-                                                                    system::HostBackendSamplerOptions());
-  parts.load = std::make_unique<system::ProcLoadSignalSource>(edges.procfs, system::ProcLoadSignalSource::OnlineCores());
-  parts.scheduler = std::make_unique<CycleScheduler>(BurstOptionsFor(config.collection), edges.clock);
+  parts.backends = std::make_unique<system::BackendResourceSampler>(
+      edges.procfs, edges.clock, system::HostBackendSamplerOptions());
+  parts.load = std::make_unique<system::ProcLoadSignalSource>(
+      edges.procfs, system::ProcLoadSignalSource::OnlineCores());
+  parts.scheduler =
+      std::make_unique<CycleScheduler>(BurstOptionsFor(config.collection), edges.clock);
   SelfLimitOptions lo;
   lo.max_rss_bytes = static_cast<uint64_t>(config.agent.max_rss_mb) << 20;
   lo.max_cpu_percent = static_cast<double>(config.agent.max_cpu_percent);
@@ -192,13 +200,15 @@ void BuildSystem(const Config& config, const CollectorEdges& edges, CollectorPar
   parts.cpu = std::make_unique<CpuShare>(edges.procfs, edges.clock);
 }
 
-Result<std::unique_ptr<CollectorParts>> BuildParts(const Config& config, const CollectorEdges& edges,
+Result<std::unique_ptr<CollectorParts>> BuildParts(const Config& config,
+                                                   const CollectorEdges& edges,
                                                    const RecordStamper& stamper) {
   auto parts = std::make_unique<CollectorParts>();
   PGAGENT_RETURN_IF_ERROR(BuildPg(config, edges, *parts));
   BuildCluster(config, edges, *parts);
   BuildSystem(config, edges, *parts);
-  parts->log_setup = std::make_unique<LogSetup>(config, *parts->connection, edges.log_fs, edges.clock, stamper);
+  parts->log_setup =
+      std::make_unique<LogSetup>(config, *parts->connection, edges.log_fs, edges.clock, stamper);
   return parts;
 }
 
@@ -220,10 +230,11 @@ Status CollectorDaemon::Start() {
   PGAGENT_ASSIGN_OR_RETURN(parts_, BuildParts(config_, edges_, stamper_));
   started_ = edges_.clock.Monotonic();
   beat_ms_ = MonoMs(edges_.clock);
-  log::Info("collectord.started", {{"boot_id", outbox_.boot_id()},
-                                    {"ipc", IngestEndpoint(config_.ipc.runtime_dir)},
-                                    {"database", config_.database.host + ":" + std::to_string(config_.database.port)},
-                                    {"interval_s", config_.collection.interval_s}});
+  log::Info("collectord.started",
+            {{"boot_id", outbox_.boot_id()},
+             {"ipc", IngestEndpoint(config_.ipc.runtime_dir)},
+             {"database", config_.database.host + ":" + std::to_string(config_.database.port)},
+             {"interval_s", config_.collection.interval_s}});
   worker_ = std::thread([this] { Loop(); });
   return Status::Ok();
 }
@@ -266,10 +277,12 @@ void CollectorDaemon::Loop() {
 // the outbox may owe shipperd a heartbeat; a stop or reload waits at most that long too.
 std::chrono::milliseconds CollectorDaemon::TimeUntilWork() const {
   auto next = parts_->scheduler->next_cycle();
-  next = std::min(next, parts_->logs ? parts_->logs->NextWake() : parts_->log_setup->next_attempt());
+  next =
+      std::min(next, parts_->logs ? parts_->logs->NextWake() : parts_->log_setup->next_attempt());
   const auto now = edges_.clock.Monotonic();
   const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(next - now);
-  const auto cap = std::chrono::milliseconds(std::max<int64_t>(config_.ipc.heartbeat_interval_ms, 1));
+  const auto cap =
+      std::chrono::milliseconds(std::max<int64_t>(config_.ipc.heartbeat_interval_ms, 1));
   return std::clamp(until, std::chrono::milliseconds(1), cap);
 }
 
@@ -287,8 +300,9 @@ void CollectorDaemon::RunCollectors(bool burst, std::vector<Record>* records) {
     record.set_burst(burst);
     const auto start = edges_.clock.Monotonic();
     Status s = collector.Collect(record);
-    parts_->runs.NoteRun(std::string(collector.Name()),
-                         std::chrono::duration<double, std::milli>(edges_.clock.Monotonic() - start).count(), s);
+    parts_->runs.NoteRun(
+        std::string(collector.Name()),
+        std::chrono::duration<double, std::milli>(edges_.clock.Monotonic() - start).count(), s);
     if (!s.ok()) return nullptr;
     records->push_back(std::move(record));
     return &records->back();
@@ -301,7 +315,8 @@ void CollectorDaemon::RunCollectors(bool burst, std::vector<Record>* records) {
   } else {
     parts_->runs.NoteSkipped("pg_stat_statements");
   }
-  if (parts_->cluster && parts_->scheduler->TakeCluster(burst)) run(*parts_->cluster, pgagent::v1::RECORD_KIND_CLUSTER);
+  if (parts_->cluster && parts_->scheduler->TakeCluster(burst))
+    run(*parts_->cluster, pgagent::v1::RECORD_KIND_CLUSTER);
   run(*parts_->system, pgagent::v1::RECORD_KIND_SYSTEM);
 }
 
@@ -337,7 +352,8 @@ pgagent::v1::AgentHealth CollectorDaemon::BuildHealth() {
   h.set_skipped_cycles(parts_->scheduler->skipped_cycles());
   AddIpcHealth(outbox_.stats(), shipper_alive_, &h);
   AddCounters(&h);
-  AddLogHealth(parts_->logs ? &parts_->logs->source() : nullptr, parts_->log_setup->problem(), edges_.log_fs, &h);
+  AddLogHealth(parts_->logs ? &parts_->logs->source() : nullptr, parts_->log_setup->problem(),
+               edges_.log_fs, &h);
   return h;
 }
 
@@ -346,7 +362,8 @@ void CollectorDaemon::AddCounters(pgagent::v1::AgentHealth* health) const {
   auto& counters = *health->mutable_counters();
   counters["burst_cycles"] = parts_->scheduler->burst_cycles();
   counters["statement_texts_fetched"] = parts_->statements->texts_fetched_total();
-  counters["query_text_fail_closed"] = parts_->statements->texts_fail_closed() + parts_->activity->texts_fail_closed();
+  counters["query_text_fail_closed"] =
+      parts_->statements->texts_fail_closed() + parts_->activity->texts_fail_closed();
   counters["db_connections_lost"] = parts_->connection->connections_lost();
   if (parts_->cluster) {
     counters["cluster_warnings"] = parts_->cluster->warnings_total();
@@ -451,7 +468,8 @@ void CollectorDaemon::ApplyPendingConfig() {
   const auto& a = next->collection;
   const auto& b = config_.collection;
   const bool logs_changed = a.log_path != b.log_path || a.log_format != b.log_format ||
-                            a.log_line_prefix != b.log_line_prefix || a.send_raw_query_text != b.send_raw_query_text;
+                            a.log_line_prefix != b.log_line_prefix ||
+                            a.send_raw_query_text != b.send_raw_query_text;
   if (!logs_changed) (*rebuilt)->logs = std::move(parts_->logs);
   (*rebuilt)->scheduler->CarryCountersFrom(*parts_->scheduler);
   parts_ = std::move(*rebuilt);
@@ -471,8 +489,9 @@ void CollectorDaemon::DrainOnStop(std::chrono::milliseconds grace) {
     PumpOutbox(50ms);
   }
   const auto s = outbox_.stats().window;
-  log::Info("collectord.drained", {{"unacknowledged_records", s.inflight_records + s.pending_records},
-                                   {"pending_log_batches", parts_->logs ? parts_->logs->pending_batches() : 0}});
+  log::Info("collectord.drained",
+            {{"unacknowledged_records", s.inflight_records + s.pending_records},
+             {"pending_log_batches", parts_->logs ? parts_->logs->pending_batches() : 0}});
   parts_.reset();
 }
 
@@ -494,7 +513,8 @@ Result<std::vector<Record>> CollectorDaemon::RunOnce(const Config& config, Colle
   parts->backends->Attach(*out.back().mutable_activity());
   Status st = run(*parts->statements, pgagent::v1::RECORD_KIND_STATEMENTS);
   if (!st.ok() && st.code() != StatusCode::kFailedPrecondition) return st;
-  if (parts->cluster) PGAGENT_RETURN_IF_ERROR(run(*parts->cluster, pgagent::v1::RECORD_KIND_CLUSTER));
+  if (parts->cluster)
+    PGAGENT_RETURN_IF_ERROR(run(*parts->cluster, pgagent::v1::RECORD_KIND_CLUSTER));
   PGAGENT_RETURN_IF_ERROR(run(*parts->system, pgagent::v1::RECORD_KIND_SYSTEM));
   return out;
 }

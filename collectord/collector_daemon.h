@@ -88,7 +88,8 @@ class CollectorDaemon {
   // --once: one cycle of every collector; returns the records (no IPC). Errors: the
   // database unreachable (kUnavailable naming host:port) or lacking pg_monitor /
   // pg_read_all_stats (kPermissionDenied).
-  static Result<std::vector<pgagent::v1::Record>> RunOnce(const Config& config, CollectorEdges edges);
+  static Result<std::vector<pgagent::v1::Record>> RunOnce(const Config& config,
+                                                          CollectorEdges edges);
 
  private:
   void Loop();

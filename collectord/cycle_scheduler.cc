@@ -3,7 +3,10 @@
 namespace pgagent {
 
 CycleScheduler::CycleScheduler(system::BurstOptions burst, const Clock& clock)
-    : clock_(clock), burst_(burst, clock), interval_(burst.normal_interval), next_cycle_(clock.Monotonic()) {}
+    : clock_(clock),
+      burst_(burst, clock),
+      interval_(burst.normal_interval),
+      next_cycle_(clock.Monotonic()) {}
 
 bool CycleScheduler::Begin(const system::LoadSignal& signal) {
   cycle_start_ = clock_.Monotonic();

@@ -49,7 +49,9 @@ class CycleScheduler {
   void End(int interval_multiplier);
 
   // After a reload: the counters of the scheduler this one replaces.
-  void CarryCountersFrom(const CycleScheduler& previous) { skipped_cycles_ = previous.skipped_cycles_; }
+  void CarryCountersFrom(const CycleScheduler& previous) {
+    skipped_cycles_ = previous.skipped_cycles_;
+  }
 
   uint64_t skipped_cycles() const { return skipped_cycles_; }
   uint64_t burst_cycles() const { return burst_cycles_; }

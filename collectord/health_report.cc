@@ -12,7 +12,8 @@ void CollectorRunBook::NoteRun(const std::string& name, double duration_ms, cons
     ++stats.errors;
     stats.last_error = status.ToString();
     if (!stats.failing) {
-      log::Warn("collector.failed", {{"collector", name}, {"error", status.ToString()},
+      log::Warn("collector.failed", {{"collector", name},
+                                     {"error", status.ToString()},
                                      {"effect", "retried next cycle; other collectors go on"}});
     }
     stats.failing = true;
@@ -34,7 +35,8 @@ void CollectorRunBook::AddTo(pgagent::v1::AgentHealth* health) const {
   }
 }
 
-void AddIpcHealth(const ZmqOutboxStats& outbox, bool shipperd_alive, pgagent::v1::AgentHealth* health) {
+void AddIpcHealth(const ZmqOutboxStats& outbox, bool shipperd_alive,
+                  pgagent::v1::AgentHealth* health) {
   health->set_ipc_window_records(outbox.window.inflight_records);
   health->set_ipc_window_bytes(outbox.window.inflight_bytes);
   auto& counters = *health->mutable_counters();
@@ -73,15 +75,17 @@ void AddLogCounters(const logtail::LogSource& source, pgagent::v1::AgentHealth* 
   counters["log_redaction_fail_closed"] = ps.redaction_failed;
   counters["log_plans_dropped"] = ps.plans_dropped;
   counters["log_unacked_batches"] = source.unacked_batches();
-  if (const auto committed = source.tailer().last_commit()) counters["log_committed_offset"] = committed->offset;
+  if (const auto committed = source.tailer().last_commit())
+    counters["log_committed_offset"] = committed->offset;
 }
 
 }  // namespace
 
-void AddLogHealth(const logtail::LogSource* source, const std::string& problem, logtail::LogFileSystem& fs,
-                  pgagent::v1::AgentHealth* health) {
+void AddLogHealth(const logtail::LogSource* source, const std::string& problem,
+                  logtail::LogFileSystem& fs, pgagent::v1::AgentHealth* health) {
   if (source == nullptr) {
-    health->set_log_state("not following: " + (problem.empty() ? std::string("not set up yet") : problem));
+    health->set_log_state("not following: " +
+                          (problem.empty() ? std::string("not set up yet") : problem));
     return;
   }
   health->set_log_state("following");

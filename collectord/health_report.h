@@ -48,7 +48,8 @@ class CollectorRunBook {
 };
 
 // The IPC window, its drop counters and ipc_shipperd_alive.
-void AddIpcHealth(const ZmqOutboxStats& outbox, bool shipperd_alive, pgagent::v1::AgentHealth* health);
+void AddIpcHealth(const ZmqOutboxStats& outbox, bool shipperd_alive,
+                  pgagent::v1::AgentHealth* health);
 
 // Bytes of the followed file not yet acknowledged by shipperd: 0 when nothing was committed
 // yet, when the file cannot be stat'ed, or when the committed file was rotated away (it is
@@ -57,7 +58,7 @@ uint64_t LogLagBytes(const logtail::FileTailer& tailer, logtail::LogFileSystem& 
 
 // log_state, log_lag_bytes and the log_* counters. `source` may be null (not following:
 // `problem` says why, empty while the log is not set up yet).
-void AddLogHealth(const logtail::LogSource* source, const std::string& problem, logtail::LogFileSystem& fs,
-                  pgagent::v1::AgentHealth* health);
+void AddLogHealth(const logtail::LogSource* source, const std::string& problem,
+                  logtail::LogFileSystem& fs, pgagent::v1::AgentHealth* health);
 
 }  // namespace pgagent

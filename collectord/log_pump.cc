@@ -13,8 +13,9 @@ namespace {
 
 // Cuts the long text fields of an entry too large for one part on its own.
 void CutOversizeEntry(pgagent::v1::LogEntry& entry, size_t field_cap) {
-  for (std::string* field : {entry.mutable_message(), entry.mutable_statement(), entry.mutable_detail(),
-                             entry.mutable_context(), entry.mutable_hint()}) {
+  for (std::string* field :
+       {entry.mutable_message(), entry.mutable_statement(), entry.mutable_detail(),
+        entry.mutable_context(), entry.mutable_hint()}) {
     if (field->size() > field_cap) field->resize(field_cap);
   }
   entry.set_truncated(true);
@@ -60,8 +61,9 @@ std::vector<LogBatch> SplitLogBatch(LogBatch batch, size_t max_bytes) {
 }
 
 LogPump::LogPump(LogPumpOptions options, std::unique_ptr<LogParser> parser,
-                 std::unique_ptr<logtail::OffsetStore> offsets, std::unique_ptr<logtail::LogSource> source,
-                 const RecordStamper& stamper, const Clock& clock)
+                 std::unique_ptr<logtail::OffsetStore> offsets,
+                 std::unique_ptr<logtail::LogSource> source, const RecordStamper& stamper,
+                 const Clock& clock)
     : options_(options),
       stamper_(stamper),
       clock_(clock),
@@ -83,7 +85,8 @@ void LogPump::Read() {
   std::vector<LogBatch> batches;
   source_->Poll(&batches);
   const bool quiet = batches.empty() && source_->tailer().stats().bytes_read == bytes_before;
-  read_every_ = quiet ? std::min(read_every_ * 2, options_.idle_read_interval) : options_.read_interval;
+  read_every_ =
+      quiet ? std::min(read_every_ * 2, options_.idle_read_interval) : options_.read_interval;
   next_read_ = clock_.Monotonic() + read_every_;
   Queue(batches);
 }
@@ -96,7 +99,8 @@ void LogPump::FlushSource() {
 
 void LogPump::Queue(std::vector<LogBatch>& batches) {
   for (auto& b : batches) {
-    for (auto& part : SplitLogBatch(std::move(b), options_.max_record_bytes)) pending_.push_back(std::move(part));
+    for (auto& part : SplitLogBatch(std::move(b), options_.max_record_bytes))
+      pending_.push_back(std::move(part));
   }
 }
 

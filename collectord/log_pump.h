@@ -61,8 +61,9 @@ class LogPump {
  public:
   // REQUIRES: source was created with parser and offsets (both may be null only in tests
   // that build a LogSource of their own and keep them alive).
-  LogPump(LogPumpOptions options, std::unique_ptr<LogParser> parser, std::unique_ptr<logtail::OffsetStore> offsets,
-          std::unique_ptr<logtail::LogSource> source, const RecordStamper& stamper, const Clock& clock);
+  LogPump(LogPumpOptions options, std::unique_ptr<LogParser> parser,
+          std::unique_ptr<logtail::OffsetStore> offsets, std::unique_ptr<logtail::LogSource> source,
+          const RecordStamper& stamper, const Clock& clock);
   LogPump(const LogPump&) = delete;
   LogPump& operator=(const LogPump&) = delete;
 

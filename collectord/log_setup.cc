@@ -14,7 +14,8 @@ constexpr auto kRetryEvery = 30s;
 
 std::optional<LogFormat> FormatFromPath(const std::string& path) {
   auto ends_with = [&](std::string_view suffix) {
-    return path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return path.size() >= suffix.size() &&
+           path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
   if (ends_with(".csv")) return LogFormat::kCsvlog;
   if (ends_with(".json")) return LogFormat::kJsonlog;
@@ -40,13 +41,15 @@ LogPlan BasePlan(const Config& config) {
 }
 
 // log_path = auto: the server's settings (with the configured format / prefix over them).
-Result<LogPlan> PlanAutoPath(const Config& config, const std::map<std::string, std::string>& settings, LogPlan plan) {
+Result<LogPlan> PlanAutoPath(const Config& config,
+                             const std::map<std::string, std::string>& settings, LogPlan plan) {
   LogLocationOverrides overrides;
   if (config.collection.log_format != "auto") {
     PGAGENT_ASSIGN_OR_RETURN(LogFormat f, LogFormatFromName(config.collection.log_format));
     overrides.format = f;
   }
-  if (!config.collection.log_line_prefix.empty()) overrides.log_line_prefix = config.collection.log_line_prefix;
+  if (!config.collection.log_line_prefix.empty())
+    overrides.log_line_prefix = config.collection.log_line_prefix;
   PGAGENT_ASSIGN_OR_RETURN(LogLocation chosen, ChooseLogLocation(settings, overrides));
   plan.first.tail.directory = chosen.directory;
   plan.first.tail.filename_pattern = chosen.filename_pattern;
@@ -61,12 +64,14 @@ std::string Describe(const logtail::LogSourceOptions& so) {
 
 }  // namespace
 
-Result<LogPlan> PlanLogs(const Config& config,
-                         const std::function<Result<std::map<std::string, std::string>>()>& server_settings) {
+Result<LogPlan> PlanLogs(
+    const Config& config,
+    const std::function<Result<std::map<std::string, std::string>>()>& server_settings) {
   LogPlan plan = BasePlan(config);
   const auto& c = config.collection;
   const bool need_server =
-      c.log_path == "auto" || (c.log_format == "auto" && !FormatFromPath(c.log_path) && c.log_line_prefix.empty());
+      c.log_path == "auto" ||
+      (c.log_format == "auto" && !FormatFromPath(c.log_path) && c.log_line_prefix.empty());
   std::map<std::string, std::string> settings;
   if (need_server) {
     PGAGENT_ASSIGN_OR_RETURN(settings, server_settings());
@@ -87,8 +92,8 @@ Result<LogPlan> PlanLogs(const Config& config,
   return plan;
 }
 
-LogSetup::LogSetup(const Config& config, PgConnection& connection, logtail::LogFileSystem& fs, Clock& clock,
-                   const RecordStamper& stamper)
+LogSetup::LogSetup(const Config& config, PgConnection& connection, logtail::LogFileSystem& fs,
+                   Clock& clock, const RecordStamper& stamper)
     : config_(config), connection_(connection), fs_(fs), clock_(clock), stamper_(stamper) {}
 
 // The server's log settings, saved in the state directory; while the server cannot be
@@ -99,12 +104,14 @@ Result<std::map<std::string, std::string>> LogSetup::ServerOrSavedSettings() {
   if (!connected.ok()) {
     fetched = connected;
   } else {
-    fetched = FetchLogSettings([&](std::string_view sql) -> Result<std::vector<std::pair<std::string, std::string>>> {
-      PGAGENT_ASSIGN_OR_RETURN(PgResult res, connection_.Query(sql));
-      std::vector<std::pair<std::string, std::string>> rows;
-      for (const auto& row : res.rows) rows.emplace_back(row[0].value_or(""), row[1].value_or(""));
-      return rows;
-    });
+    fetched = FetchLogSettings(
+        [&](std::string_view sql) -> Result<std::vector<std::pair<std::string, std::string>>> {
+          PGAGENT_ASSIGN_OR_RETURN(PgResult res, connection_.Query(sql));
+          std::vector<std::pair<std::string, std::string>> rows;
+          for (const auto& row : res.rows)
+            rows.emplace_back(row[0].value_or(""), row[1].value_or(""));
+          return rows;
+        });
   }
   if (fetched.ok()) {
     if (Status saved = SaveServerLogSettings(config_.agent.state_dir, *fetched); !saved.ok()) {
@@ -114,29 +121,34 @@ Result<std::map<std::string, std::string>> LogSetup::ServerOrSavedSettings() {
   }
   auto saved = LoadServerLogSettings(config_.agent.state_dir);
   if (!saved.ok()) return fetched.status();
-  log::Info("logs.using_saved_settings", {{"why", fetched.status().ToString()},
-                                          {"effect", "following the log with the settings the server reported last"}});
+  log::Info("logs.using_saved_settings",
+            {{"why", fetched.status().ToString()},
+             {"effect", "following the log with the settings the server reported last"}});
   return saved;
 }
 
 Result<std::unique_ptr<LogPump>> LogSetup::Open(const LogPlan& plan) {
   PGAGENT_ASSIGN_OR_RETURN(std::unique_ptr<LogParser> parser, LogParser::Create(plan.second));
   if (!offsets_) {
-    const std::string name = std::string("postgresql-") + std::string(LogFormatName(plan.second.format));
+    const std::string name =
+        std::string("postgresql-") + std::string(LogFormatName(plan.second.format));
     PGAGENT_ASSIGN_OR_RETURN(offsets_, logtail::OffsetStore::Open(config_.agent.state_dir, name));
   }
-  PGAGENT_ASSIGN_OR_RETURN(auto source, logtail::LogSource::Create(plan.first, *parser, fs_, clock_, offsets_.get()));
+  PGAGENT_ASSIGN_OR_RETURN(
+      auto source, logtail::LogSource::Create(plan.first, *parser, fs_, clock_, offsets_.get()));
   LogPumpOptions o;
   o.max_record_bytes = static_cast<size_t>(config_.ipc.max_message_bytes) / 2;
   o.commit_interval = plan.first.tail.commit_interval;
-  return std::make_unique<LogPump>(o, std::move(parser), std::move(offsets_), std::move(source), stamper_, clock_);
+  return std::make_unique<LogPump>(o, std::move(parser), std::move(offsets_), std::move(source),
+                                   stamper_, clock_);
 }
 
 std::unique_ptr<LogPump> LogSetup::TryOpen() {
   if (clock_.Monotonic() < next_attempt_) return nullptr;
   next_attempt_ = clock_.Monotonic() + kRetryEvery;
   auto plan = PlanLogs(config_, [this] { return ServerOrSavedSettings(); });
-  Result<std::unique_ptr<LogPump>> pump = plan.ok() ? Open(*plan) : Result<std::unique_ptr<LogPump>>(plan.status());
+  Result<std::unique_ptr<LogPump>> pump =
+      plan.ok() ? Open(*plan) : Result<std::unique_ptr<LogPump>>(plan.status());
   if (pump.ok()) {
     problem_.clear();
     log::Info("logs.following", {{"path", Describe(plan->first)},

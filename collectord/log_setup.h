@@ -31,8 +31,9 @@ using LogPlan = std::pair<logtail::LogSourceOptions, LogParserOptions>;
 // Decides which file and format to follow. `server_settings` is asked only when the
 // configuration leaves the file or the format to the server; its error (kUnavailable while
 // the server is neither reachable nor remembered) is returned.
-Result<LogPlan> PlanLogs(const Config& config,
-                         const std::function<Result<std::map<std::string, std::string>>()>& server_settings);
+Result<LogPlan> PlanLogs(
+    const Config& config,
+    const std::function<Result<std::map<std::string, std::string>>()>& server_settings);
 
 class LogSetup {
  public:

@@ -3,9 +3,9 @@
 // This file only wires the real edges together (a libpq session per connection, /proc, the
 // log file system, the ZeroMQ outbox); the logic lives in collector_daemon.h and the
 // libraries under collectord/.
-#include <CLI/CLI.hpp>
 #include <google/protobuf/util/json_util.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
 
@@ -43,13 +43,15 @@ int RunOnce(const Config& config) {
   auto records = CollectorDaemon::RunOnce(config, RealEdges(procfs));
   if (!records.ok()) {
     std::fprintf(stderr, "pgagent-collectord --once: %s\n", records.status().ToString().c_str());
-    return records.status().code() == StatusCode::kPermissionDenied ? kExitConfig : kExitUnavailable;
+    return records.status().code() == StatusCode::kPermissionDenied ? kExitConfig
+                                                                    : kExitUnavailable;
   }
   google::protobuf::util::JsonPrintOptions json;
   json.preserve_proto_field_names = true;
   for (const auto& record : *records) {
     std::string line;
-    if (!google::protobuf::util::MessageToJsonString(record, &line, json).ok()) return kExitSoftware;
+    if (!google::protobuf::util::MessageToJsonString(record, &line, json).ok())
+      return kExitSoftware;
     std::printf("%s\n", line.c_str());
   }
   return kExitOk;
@@ -79,7 +81,8 @@ int Run(const CommandLineOptions& options) {
     return kExitConfig;
   }
   Config config = loaded->config;
-  log::Init("collectord", options.once ? log::Level::kWarn : log::ParseLevel(config.agent.log_level));
+  log::Init("collectord",
+            options.once ? log::Level::kWarn : log::ParseLevel(config.agent.log_level));
   LogConfigWarnings(*loaded);
   if (options.once) return RunOnce(config);
 
@@ -115,9 +118,11 @@ int Run(const CommandLineOptions& options) {
 }  // namespace pgagent
 
 int main(int argc, char** argv) {
-  CLI::App app{"pgagent-collectord: samples PostgreSQL, the host and the PostgreSQL log for Bitville"};
+  CLI::App app{
+      "pgagent-collectord: samples PostgreSQL, the host and the PostgreSQL log for Bitville"};
   pgagent::CommandLineOptions options;
   pgagent::AddStandardOptions(app, options, /*with_once=*/true);
-  if (auto code = pgagent::ParseCommandLine(app, options, "pgagent-collectord", argc, argv)) return *code;
+  if (auto code = pgagent::ParseCommandLine(app, options, "pgagent-collectord", argc, argv))
+    return *code;
   return pgagent::Run(options);
 }

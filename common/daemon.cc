@@ -55,7 +55,8 @@ SelfUsage ReadSelfUsage(const ProcFs& procfs) {
   if (auto statm = procfs.ReadFile("/proc/self/statm"); statm.ok()) {
     unsigned long size = 0, resident = 0;
     if (std::sscanf(statm->c_str(), "%lu %lu", &size, &resident) == 2) {
-      usage.rss_bytes = static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+      usage.rss_bytes =
+          static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     }
   }
   rusage ru{};
@@ -93,7 +94,8 @@ void Reload(Config& config, const SignalLoopHooks& hooks) {
     return;
   }
   LogConfigWarnings(*reloaded);
-  for (const auto& change : DescribeChanges(config, reloaded->config)) log::Info("config.changed", {{"change", change}});
+  for (const auto& change : DescribeChanges(config, reloaded->config))
+    log::Info("config.changed", {{"change", change}});
   config = reloaded->config;
   log::SetLevel(log::ParseLevel(config.agent.log_level));
   hooks.apply(config);
@@ -111,7 +113,8 @@ int RunSignalLoop(SignalSet& signals, Config& config, const SignalLoopHooks& hoo
     const std::optional<int> sig = signals.Wait(wait);
     if (sig && (*sig == SIGTERM || *sig == SIGINT)) return *sig;
     if (sig && *sig == SIGHUP) Reload(config, hooks);
-    until_tick -= std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - waited_from);
+    until_tick -= std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - waited_from);
     if (hooks.tick && until_tick <= std::chrono::milliseconds(0)) until_tick = hooks.tick();
     if (!hooks.tick) until_tick = max_wait;
     if (hooks.healthy()) Notify("WATCHDOG=1");

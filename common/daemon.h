@@ -11,8 +11,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
@@ -52,7 +52,8 @@ SelfUsage ReadSelfUsage(const ProcFs& procfs = HostProcFs());
 // REQUIRES: procfs and clock outlive it.
 class CpuShare {
  public:
-  explicit CpuShare(const ProcFs& procfs = HostProcFs(), const Clock& clock = SystemClock::Instance())
+  explicit CpuShare(const ProcFs& procfs = HostProcFs(),
+                    const Clock& clock = SystemClock::Instance())
       : procfs_(procfs), clock_(clock) {}
   double Sample();
 

@@ -74,7 +74,9 @@ TEST_F(SignalLoopTest, SighupAppliesTheReloadedConfigurationAndSigtermEndsTheLoo
 }
 
 TEST_F(SignalLoopTest, ARejectedReloadKeepsThePreviousConfiguration) {
-  hooks_.reload = [] { return Result<LoadedConfig>(InvalidArgumentError("pgagent.ini:3: bad value")); };
+  hooks_.reload = [] {
+    return Result<LoadedConfig>(InvalidArgumentError("pgagent.ini:3: bad value"));
+  };
   raise(SIGHUP);
   raise(SIGINT);
   EXPECT_EQ(RunSignalLoop(signals_, config_, hooks_), SIGINT);

@@ -24,7 +24,9 @@ using testing::ChildProcess;
 using testing::TestListener;
 
 // A marker word with no digits (nothing a redactor could take for a literal).
-std::string Marker(int i) { return std::string("quietmark") + char('a' + i / 26) + char('a' + i % 26) + "end"; }
+std::string Marker(int i) {
+  return std::string("quietmark") + char('a' + i / 26) + char('a' + i % 26) + "end";
+}
 
 size_t Occurrences(const std::string& text, const std::string& needle) {
   size_t n = 0;
@@ -50,7 +52,8 @@ class OffsetFollowsAcksTest : public ::testing::Test {
     f << "[database]\nhost = 127.0.0.1\nport = " << *port << "\nuser = nobody\n"
       << "[collection]\ninterval_s = 60\nlog_path = " << log_path_ << "\nlog_format = stderr\n"
       << "log_line_prefix = %m [%p] \nlog_start = beginning\nlog_batch_max_entries = 5\n"
-      << "[listener]\nurl = " << listener_->ingest_url() << "\napi_key = " << listener_->options().api_key
+      << "[listener]\nurl = " << listener_->ingest_url()
+      << "\napi_key = " << listener_->options().api_key
       << "\nproject_id = offset\nca_file = " << listener_->ca_file() << "\n"
       << "[buffer]\npath = " << dir_ << "/buffer\n[ipc]\nruntime_dir = " << dir_ << "/run\n"
       << "[agent]\nstate_dir = " << dir_ << "/state\ncontrol_dir = " << dir_ << "/run\n";
@@ -77,7 +80,8 @@ class OffsetFollowsAcksTest : public ::testing::Test {
     return true;
   }
   std::unique_ptr<ChildProcess> Start(const std::string& daemon, const std::string& log) {
-    auto child = ChildProcess::Start({testing::BinaryDir() + "/" + daemon, config_}, dir_ + "/" + log);
+    auto child =
+        ChildProcess::Start({testing::BinaryDir() + "/" + daemon, config_}, dir_ + "/" + log);
     EXPECT_TRUE(child.ok()) << child.status().ToString();
     return child.ok() ? std::move(*child) : nullptr;
   }
@@ -102,14 +106,16 @@ TEST_F(OffsetFollowsAcksTest, ASigkillAfterTheLogWentQuietResendsNothingAlreadyD
   // the assembler's idle flush): all but the first commit are left pending by the offset
   // file's rate limit, and no further batch comes to write them.
   AppendMarkers(0, 20);
-  ASSERT_TRUE(testing::WaitUntil([&] { return AllArrived(20); }, 60s)) << ReadFile(dir_ + "/collectord.log");
+  ASSERT_TRUE(testing::WaitUntil([&] { return AllArrived(20); }, 60s))
+      << ReadFile(dir_ + "/collectord.log");
   std::this_thread::sleep_for(4s);  // the quiet period (linger + commit interval + margin)
   collector->Signal(SIGKILL);
   ASSERT_TRUE(collector->Wait(10s).has_value());
   collector = Start("collectord/pgagent-collectord", "collectord-2.log");
   ASSERT_TRUE(collector);
   AppendMarkers(20, 10);
-  ASSERT_TRUE(testing::WaitUntil([&] { return AllArrived(30); }, 60s)) << ReadFile(dir_ + "/collectord-2.log");
+  ASSERT_TRUE(testing::WaitUntil([&] { return AllArrived(30); }, 60s))
+      << ReadFile(dir_ + "/collectord-2.log");
   std::this_thread::sleep_for(3s);  // anything re-sent would have arrived by now
   const std::string rows = Stored();
   for (int i = 0; i < 30; ++i) EXPECT_EQ(Occurrences(rows, Marker(i)), 1u) << Marker(i);

@@ -126,7 +126,8 @@ TEST(AddLogHealthTest, SaysWhyTheLogIsNotFollowed) {
   pgagent::v1::AgentHealth h;
   AddLogHealth(nullptr, "", logtail::PosixLogFileSystem::Instance(), &h);
   EXPECT_EQ(h.log_state(), "not following: not set up yet");
-  AddLogHealth(nullptr, "NOT_FOUND: /var/log/postgresql missing", logtail::PosixLogFileSystem::Instance(), &h);
+  AddLogHealth(nullptr, "NOT_FOUND: /var/log/postgresql missing",
+               logtail::PosixLogFileSystem::Instance(), &h);
   EXPECT_EQ(h.log_state(), "not following: NOT_FOUND: /var/log/postgresql missing");
   EXPECT_EQ(h.log_lag_bytes(), 0u);
 }

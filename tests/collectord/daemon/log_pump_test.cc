@@ -50,11 +50,13 @@ class LogPumpTest : public ::testing::Test {
     o.tail.commit_interval = 1s;
     o.batcher.max_entries = 2;
     o.batcher.linger = 1s;
-    auto source = logtail::LogSource::Create(o, **parser, logtail::PosixLogFileSystem::Instance(), clock_, store_);
+    auto source = logtail::LogSource::Create(o, **parser, logtail::PosixLogFileSystem::Instance(),
+                                             clock_, store_);
     ASSERT_TRUE(source.ok());
     LogPumpOptions po;
     po.commit_interval = 1s;
-    pump_ = std::make_unique<LogPump>(po, std::move(*parser), std::move(*store), std::move(*source), stamper_, clock_);
+    pump_ = std::make_unique<LogPump>(po, std::move(*parser), std::move(*store), std::move(*source),
+                                      stamper_, clock_);
     pump_->Pump(outlet_);  // opens the empty file
   }
   uint64_t SavedOffset() {
@@ -63,7 +65,8 @@ class LogPumpTest : public ::testing::Test {
   }
   // Advances past the next read and pumps.
   void PumpLater() {
-    clock_.Advance(std::max(pump_->NextWake() - clock_.Monotonic(), std::chrono::steady_clock::duration(0)));
+    clock_.Advance(
+        std::max(pump_->NextWake() - clock_.Monotonic(), std::chrono::steady_clock::duration(0)));
     pump_->Pump(outlet_);
   }
 
@@ -143,7 +146,8 @@ TEST_F(LogPumpTest, WakingOnlyWhenItAsksThePumpWritesTheLastAcknowledgementWithi
   // The daemon's loop: sleep until NextWake(), then commit what is due and pump. Quiet reads
   // back off (100, 200, 400, 800 ms) past the commit deadline, which must wake it on time.
   while (SavedOffset() != Lines(0, 4).size() && clock_.Monotonic() < acked_at + 5s) {
-    clock_.Advance(std::max(pump_->NextWake() - clock_.Monotonic(), std::chrono::steady_clock::duration(0)));
+    clock_.Advance(
+        std::max(pump_->NextWake() - clock_.Monotonic(), std::chrono::steady_clock::duration(0)));
     pump_->FlushDueCommit();
     pump_->Pump(outlet_);
   }
@@ -165,9 +169,11 @@ TEST_F(LogPumpTest, ReadsBackOffWhileTheFileIsQuietAndSpeedUpWhenLinesCome) {
   std::vector<std::chrono::milliseconds> gaps;
   for (int i = 0; i < 6; ++i) {
     PumpLater();
-    gaps.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(pump_->NextWake() - clock_.Monotonic()));
+    gaps.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(pump_->NextWake() -
+                                                                         clock_.Monotonic()));
   }
-  EXPECT_EQ(gaps, (std::vector<std::chrono::milliseconds>{400ms, 800ms, 1000ms, 1000ms, 1000ms, 1000ms}));
+  EXPECT_EQ(gaps,
+            (std::vector<std::chrono::milliseconds>{400ms, 800ms, 1000ms, 1000ms, 1000ms, 1000ms}));
   AppendFile(path_, Lines(0, 1));
   PumpLater();
   EXPECT_EQ(pump_->NextWake() - clock_.Monotonic(), std::chrono::steady_clock::duration(100ms));
