@@ -6,7 +6,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+
+#include "common/log.h"
 
 namespace pgagent {
 
@@ -47,14 +50,14 @@ std::optional<std::chrono::milliseconds> WatchdogInterval() {
   return std::chrono::milliseconds(usec / 2000);
 }
 
-SelfUsage ReadSelfUsage() {
+SelfUsage ReadSelfUsage(const ProcFs& procfs) {
   SelfUsage usage;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+  if (auto statm = procfs.ReadFile("/proc/self/statm"); statm.ok()) {
     unsigned long size = 0, resident = 0;
-    if (std::fscanf(f, "%lu %lu", &size, &resident) == 2) {
-      usage.rss_bytes = static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    if (std::sscanf(statm->c_str(), "%lu %lu", &size, &resident) == 2) {
+      usage.rss_bytes =
+          static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     }
-    std::fclose(f);
   }
   rusage ru{};
   if (getrusage(RUSAGE_SELF, &ru) == 0) {
@@ -65,8 +68,8 @@ SelfUsage ReadSelfUsage() {
 }
 
 double CpuShare::Sample() {
-  const double cpu = ReadSelfUsage().cpu_seconds;
-  const auto now = std::chrono::steady_clock::now();
+  const double cpu = ReadSelfUsage(procfs_).cpu_seconds;
+  const auto now = clock_.Monotonic();
   double share = 0;
   if (last_cpu_s_ >= 0) {
     const double wall = std::chrono::duration<double>(now - last_at_).count();
@@ -75,6 +78,47 @@ double CpuShare::Sample() {
   last_cpu_s_ = cpu;
   last_at_ = now;
   return share;
+}
+
+void LogConfigWarnings(const LoadedConfig& loaded) {
+  for (const auto& w : loaded.warnings) log::Warn("config.warning", {{"message", w}});
+}
+
+namespace {
+
+void Reload(Config& config, const SignalLoopHooks& hooks) {
+  auto reloaded = hooks.reload();
+  if (!reloaded.ok()) {
+    log::Error("config.reload_rejected", {{"error", reloaded.status().message()},
+                                          {"effect", "the previous configuration stays in force"}});
+    return;
+  }
+  LogConfigWarnings(*reloaded);
+  for (const auto& change : DescribeChanges(config, reloaded->config))
+    log::Info("config.changed", {{"change", change}});
+  config = reloaded->config;
+  log::SetLevel(log::ParseLevel(config.agent.log_level));
+  hooks.apply(config);
+}
+
+}  // namespace
+
+int RunSignalLoop(SignalSet& signals, Config& config, const SignalLoopHooks& hooks) {
+  std::chrono::milliseconds max_wait = hooks.max_wait;
+  if (auto watchdog = WatchdogInterval()) max_wait = std::min(max_wait, *watchdog);
+  std::chrono::milliseconds until_tick = hooks.tick ? hooks.tick() : max_wait;
+  for (;;) {
+    const auto wait = std::clamp(until_tick, std::chrono::milliseconds(1), max_wait);
+    const auto waited_from = std::chrono::steady_clock::now();
+    const std::optional<int> sig = signals.Wait(wait);
+    if (sig && (*sig == SIGTERM || *sig == SIGINT)) return *sig;
+    if (sig && *sig == SIGHUP) Reload(config, hooks);
+    until_tick -= std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - waited_from);
+    if (hooks.tick && until_tick <= std::chrono::milliseconds(0)) until_tick = hooks.tick();
+    if (!hooks.tick) until_tick = max_wait;
+    if (hooks.healthy()) Notify("WATCHDOG=1");
+  }
 }
 
 std::string HostName() {

@@ -1,5 +1,6 @@
 #include "shipperd/shipper_daemon.h"
 
+#include <algorithm>
 #include <random>
 
 #include "common/daemon.h"
@@ -109,7 +110,9 @@ void ShipperDaemon::IngestLoop() {
       return i.records_stored + i.unstorable_records;
     };
     const uint64_t written_before = written();
-    Status s = ingest_->Poll(200ms);
+    // Frames wake the poll at once; the timeout only bounds how late a stop is noticed, so
+    // an idle ingest thread wakes once a second (collectord's heartbeat rate), not five times.
+    Status s = ingest_->Poll(1000ms);
     ingest_beat_ms_ = MonoMs(clock_);
     FailureStreak::Change change = FailureStreak::Change::kNone;
     if (!s.ok()) {
@@ -271,7 +274,7 @@ void ShipperDaemon::ObserveGrowth() {
   }
 }
 
-void ShipperDaemon::Tick() {
+std::chrono::milliseconds ShipperDaemon::Tick() {
   const auto now = clock_.Monotonic();
   if (now >= next_growth_check_) {
     ObserveGrowth();
@@ -293,6 +296,8 @@ void ShipperDaemon::Tick() {
     if (maintenance_) maintenance_();
     next_reader_check_ = now + 60s;
   }
+  const auto next = std::min({next_growth_check_, next_cpu_sample_, next_health_, next_reader_check_});
+  return std::chrono::ceil<std::chrono::milliseconds>(next - clock_.Monotonic());
 }
 
 }  // namespace pgagent

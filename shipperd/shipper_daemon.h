@@ -52,8 +52,9 @@ class ShipperDaemon {
   void Stop();
   // Applies a new configuration: delivery settings at once; ingest settings need a restart.
   void Reconfigure(const Config& config);
-  // Called by the main loop about once a second: health records, stale LMDB readers.
-  void Tick();
+  // Called by the main loop when due: health records, stale LMDB readers. Returns how long
+  // until the next of them is due (the main thread sleeps until then).
+  std::chrono::milliseconds Tick();
 
   // True while both threads made progress recently (for the systemd watchdog).
   bool Healthy() const;

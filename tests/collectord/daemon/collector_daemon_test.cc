@@ -1,4 +1,5 @@
 #include "collectord/collector_daemon.h"
+#include "collectord/log_pump.h"
 
 #include <gtest/gtest.h>
 

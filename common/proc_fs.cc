@@ -1,4 +1,4 @@
-#include "collectord/system/proc_fs.h"
+#include "common/proc_fs.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <vector>
 
-namespace pgagent::system {
+namespace pgagent {
 namespace {
 
 constexpr size_t kInitialReadSize = 64 * 1024;
@@ -93,4 +93,9 @@ Result<FsStats> RealProcFs::StatFs(std::string_view path) const {
   return out;
 }
 
-}  // namespace pgagent::system
+const ProcFs& HostProcFs() {
+  static const RealProcFs instance;
+  return instance;
+}
+
+}  // namespace pgagent
