@@ -333,8 +333,9 @@ Result<std::pair<logtail::LogSourceOptions, LogParserOptions>> PlanLogs(const Co
     PGAGENT_ASSIGN_OR_RETURN(LogFormat f, LogFormatFromName(config.collection.log_format));
     po.format = f;
   } else {
-    po.format = FormatFromPath(config.collection.log_path).value_or(LogFormat::kStderr);
+    po.format = FormatFromPath(config.collection.log_path).value_or(FormatForConfiguredPath(settings));
   }
+  ApplySyslogSettings(settings, &po);
   if (!config.collection.log_line_prefix.empty()) {
     po.log_line_prefix = config.collection.log_line_prefix;
   } else if (auto it = settings.find("log_line_prefix"); it != settings.end()) {
@@ -602,6 +603,8 @@ void CollectorDaemon::RunCycle(bool burst) {
     counters["log_cut_bytes"] =
         ps.cut_bytes + parts_->log_source->tailer().line_stats().truncated_bytes;
     counters["log_csv_resyncs"] = ps.csv_resyncs;
+    counters["log_syslog_foreign_lines"] = ps.syslog_foreign;
+    counters["log_syslog_gaps"] = ps.syslog_gaps;
     counters["log_redaction_fail_closed"] = ps.redaction_failed;
     counters["log_plans_dropped"] = ps.plans_dropped;
     counters["log_unacked_batches"] = parts_->log_source->unacked_batches();
