@@ -3,9 +3,10 @@
 # (logging_collector on, stderr log), runs collectord against it at interval_s = 60 (no
 # shipperd: records wait in the window, which does not change the loop), waits for the first
 # cycle, then reads utime + stime and the context switches of collectord from /proc/<pid>/stat
-# and /proc/<pid>/status over SECONDS while nothing writes to the log. Prints the CPU share
+# and /proc/<pid>/task/*/status over SECONDS while nothing writes to the log. Prints the CPU share
 # of one core and the wake-ups (context switches) per second.
 #   bench/idle_cpu.sh COLLECTORD_BINARY [seconds=120]
+#   STRACE_SECONDS=30 bench/idle_cpu.sh ...   also counts its system calls for 30 s (after)
 # Needs root (the server runs as the postgres OS user). Everything lives in a temp dir that
 # is removed at the end; only processes this script started are stopped, by pid.
 set -eu
@@ -63,13 +64,18 @@ collectord_pid=$!
 sleep 15  # start-up, the first cycle and the log settings
 ticks() { awk '{print $14 + $15}' "/proc/$collectord_pid/stat"; }
 switches() {
-  awk '/^(non)?voluntary_ctxt_switches/ {s += $2} END {print s}' "/proc/$collectord_pid/status"
+  cat /proc/"$collectord_pid"/task/*/status |
+    awk '/^(non)?voluntary_ctxt_switches/ {s += $2} END {print s}'  # every thread
 }
 hz=$(getconf CLK_TCK)
 t0=$(date +%s.%N); c0=$(ticks); s0=$(switches)
 sleep "$seconds"
 t1=$(date +%s.%N); c1=$(ticks); s1=$(switches)
 kill -0 "$collectord_pid" || { echo "collectord exited:" >&2; cat "$dir/collectord.out" >&2; exit 1; }
+# STRACE_SECONDS=<s>: afterwards, which system calls the idle collectord makes (strace -c).
+if [ -n "${STRACE_SECONDS:-}" ]; then
+  timeout -s INT "$STRACE_SECONDS" strace -c -f -p "$collectord_pid" 2>&1 | head -25 || true
+fi
 awk -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" -v s0="$s0" -v s1="$s1" -v hz="$hz" \
     -v bin="$bin" 'BEGIN {
   wall = t1 - t0; cpu = (c1 - c0) / hz

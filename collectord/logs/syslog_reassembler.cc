@@ -149,9 +149,14 @@ void SyslogReassembler::Push(const LogLine& line, std::chrono::steady_clock::tim
     return;
   }
   PushPart(header, ParseMarker(header.body), line, now, out);
+  // Other processes keep the file busy: a quiet one's entry must not wait for a pause.
+  if (now - last_idle_scan_ >= options_.idle_timeout) {
+    last_idle_scan_ = now;
+    FlushIfIdle(now, out);
+  }
 }
 
-// "[seq-part] text", "[n] text" or "text".
+// The marker before the text: "[seq-part]", "[n]" or none.
 SyslogReassembler::Marker SyslogReassembler::ParseMarker(std::string_view body) const {
   Marker m;
   m.text = body;

@@ -18,7 +18,7 @@
 // the line before it (a long line cut at 900 bytes).
 //
 // An entry is complete when its process sends the next one, when its process was quiet for
-// idle_timeout (FlushIfIdle), when too many processes are pending (the oldest goes first),
+// idle_timeout (FlushIfIdle, and checked while other processes' lines arrive), when too many processes are pending (the oldest goes first),
 // or at Flush(). Parts are ordered by their number; a missing part (a gap, or no part 1)
 // flags the entry truncated. Lines without a syslog header are handed back unparsable (to be
 // masked); well-formed lines of another program (tag other than `ident`) are skipped and
@@ -160,6 +160,7 @@ class SyslogReassembler {
   bool have_offset_ = false;      // false until the first line after a (re)start
   uint64_t last_end_offset_ = 0;  // end offset of the last line pushed
   uint64_t last_handed_offset_ = 0;
+  std::chrono::steady_clock::time_point last_idle_scan_{};
   SyslogStats stats_;
 };
 

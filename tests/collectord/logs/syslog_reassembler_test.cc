@@ -376,6 +376,20 @@ TEST(SyslogReassemblerTest, QuietProcessEntryIsEmittedAfterTheIdleTimeout) {
   EXPECT_FALSE(f.assembler().has_pending());
 }
 
+// A busy server never leaves the file idle: the quiet process's entry (and the offset it
+// holds back) goes out anyway once it is idle_timeout old.
+TEST(SyslogReassemblerTest, QuietProcessEntryIsEmittedWhileOthersKeepLogging) {
+  Feeder f(Options(LogFormat::kSyslog));
+  f.Feed(Line(10, "1-1", Pfx(10) + "LOG:  disconnection"));
+  for (int i = 0; i < 6; ++i) {
+    f.now_ += 100ms;
+    f.Feed(Line(11, std::to_string(i + 1) + "-1", Pfx(11) + "LOG:  busy"));
+  }
+  int quiet = 0;
+  for (const AssembledEntry& a : f.out()) quiet += a.entry.message() == "disconnection" ? 1 : 0;
+  EXPECT_EQ(quiet, 1) << "before any pause of the file";
+}
+
 TEST(SyslogReassemblerTest, ManyOpenProcessesAreBoundedOldestFirst) {
   auto matcher = StderrPrefixMatcher::Compile(kPrefix);
   ASSERT_TRUE(matcher.ok());
