@@ -72,6 +72,8 @@ void AddLogCounters(const logtail::LogSource& source, pgagent::v1::AgentHealth* 
   counters["log_truncated_entries"] = ps.truncated;
   counters["log_cut_bytes"] = ps.cut_bytes + source.tailer().line_stats().truncated_bytes;
   counters["log_csv_resyncs"] = ps.csv_resyncs;
+  counters["log_syslog_foreign_lines"] = ps.syslog_foreign;
+  counters["log_syslog_gaps"] = ps.syslog_gaps;
   counters["log_redaction_fail_closed"] = ps.redaction_failed;
   counters["log_plans_dropped"] = ps.plans_dropped;
   counters["log_unacked_batches"] = source.unacked_batches();

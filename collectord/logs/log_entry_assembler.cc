@@ -68,7 +68,16 @@ bool LogEntryAssembler::SameProcess(const StderrLine& line) const {
 }
 
 LogEntryAssembler::LogEntryAssembler(const LogParser& parser, LogAssemblerOptions options)
-    : parser_(parser), options_(options) {}
+    : parser_(parser), options_(options) {
+  if (parser.format() == LogFormat::kSyslog) {
+    SyslogReassemblerOptions so;
+    so.ident = parser.options().syslog_ident;
+    so.sequence_numbers = parser.options().syslog_sequence_numbers;
+    so.idle_timeout = options.idle_timeout;
+    so.max_entry_bytes = options.max_entry_bytes;
+    syslog_ = std::make_unique<SyslogReassembler>(*parser.stderr_matcher(), so);
+  }
+}
 
 LogEntryAssembler::~LogEntryAssembler() = default;
 
@@ -79,14 +88,15 @@ void LogEntryAssembler::Push(const LogLine& line, std::chrono::steady_clock::tim
     std::string repaired(line.text);
     SanitizeUtf8(&repaired);
     ++stats_.invalid_utf8;
-    Dispatch(LogLine{repaired, line.truncated, line.end_offset, true}, out);
+    Dispatch(LogLine{repaired, line.truncated, line.end_offset, true}, now, out);
   } else {
-    Dispatch(line, out);
+    Dispatch(line, now, out);
   }
   pending_.last_push = now;
 }
 
-void LogEntryAssembler::Dispatch(const LogLine& line, std::vector<AssembledEntry>* out) {
+void LogEntryAssembler::Dispatch(const LogLine& line, std::chrono::steady_clock::time_point now,
+                                 std::vector<AssembledEntry>* out) {
   switch (parser_.format()) {
     case LogFormat::kStderr:
       PushStderr(line, out);
@@ -97,17 +107,60 @@ void LogEntryAssembler::Dispatch(const LogLine& line, std::vector<AssembledEntry
     case LogFormat::kJsonlog:
       PushJson(line, out);
       break;
+    case LogFormat::kSyslog:
+      syslog_->Push(line, now, &syslog_entries_);
+      EmitSyslog(out);
+      break;
   }
 }
 
 void LogEntryAssembler::FlushIfIdle(std::chrono::steady_clock::time_point now,
                                     std::vector<AssembledEntry>* out) {
+  if (syslog_) {
+    syslog_->FlushIfIdle(now, &syslog_entries_);
+    EmitSyslog(out);
+  }
   if (pending_.active && now - pending_.last_push >= options_.idle_timeout) EmitPending(out);
 }
 
-void LogEntryAssembler::Flush(std::vector<AssembledEntry>* out) { EmitPending(out); }
+void LogEntryAssembler::Flush(std::vector<AssembledEntry>* out) {
+  if (syslog_) {
+    syslog_->Flush(&syslog_entries_);
+    EmitSyslog(out);
+  }
+  EmitPending(out);
+}
 
-void LogEntryAssembler::Reset() { pending_ = Pending{}; }
+void LogEntryAssembler::Reset() {
+  pending_ = Pending{};
+  if (syslog_) syslog_->Reset();
+}
+
+// Each entry is complete: its lines take the stderr path, then it is emitted. The header's
+// pid and time fill in what the prefix does not carry.
+void LogEntryAssembler::EmitSyslog(std::vector<AssembledEntry>* out) {
+  for (SyslogEntry& s : syslog_entries_) {
+    if (s.unparsable) {
+      if (SanitizeUtf8(&s.lines.front())) ++stats_.invalid_utf8;
+      EmitUnparsed(LogLine{s.lines.front(), s.truncated, s.end_offset, true}, out);
+      continue;
+    }
+    for (size_t i = 0; i < s.lines.size(); ++i) {
+      // rsyslog's #ooo escapes are decoded by the reassembler: the bytes may not be UTF-8.
+      if (SanitizeUtf8(&s.lines[i])) ++stats_.invalid_utf8;
+      PushStderr(LogLine{s.lines[i], s.truncated && i == 0, s.end_offset}, out);
+    }
+    if (pending_.active && !pending_.unparsed) {
+      LogEntry& e = pending_.entry;
+      if (e.pid() == 0) e.set_pid(s.pid);
+      if (!e.has_timestamp() && s.header_time) *e.mutable_timestamp() = *s.header_time;
+    }
+    EmitPending(out);
+  }
+  syslog_entries_.clear();
+  stats_.syslog_foreign = syslog_->stats().foreign_lines;
+  stats_.syslog_gaps = syslog_->stats().parts_missing;
+}
 
 void LogEntryAssembler::PushStderr(const LogLine& line, std::vector<AssembledEntry>* out) {
   std::string_view text = WithoutCr(line.text);

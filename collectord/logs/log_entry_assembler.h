@@ -21,6 +21,11 @@
 // field that itself holds a line starting like a record is split there (both parts arrive,
 // flagged truncated): the price of never losing the records that follow.
 //
+// syslog: a SyslogReassembler (syslog_reassembler.h) first puts each entry's syslog parts
+// back together, per process; the lines it hands back take the stderr path above, and the
+// entry is complete at its end. pid and time come from the syslog header when the prefix
+// lacks them.
+//
 // Thread-safety: not thread-safe; one thread (the tailer's) drives an instance. The
 // LogParser must outlive the assembler.
 #pragma once
@@ -28,12 +33,14 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "collectord/logs/log_line.h"
 #include "collectord/logs/log_parser.h"
+#include "collectord/logs/syslog_reassembler.h"
 
 namespace pgagent {
 
@@ -60,6 +67,8 @@ struct LogParseStats {
   uint64_t unknown_timezone = 0;  // timestamps whose zone was not understood (taken as UTC)
   uint64_t cut_bytes = 0;         // bytes dropped from entries over max_entry_bytes or damaged
   uint64_t csv_resyncs = 0;       // csv records ended early at the start of the next record
+  uint64_t syslog_foreign = 0;    // syslog lines of another program, skipped
+  uint64_t syslog_gaps = 0;       // syslog entries with a part missing (flagged truncated)
 };
 
 class LogEntryAssembler {
@@ -82,7 +91,7 @@ class LogEntryAssembler {
   // Drops the pending entry without emitting it (the file was truncated under us).
   void Reset();
 
-  bool has_pending() const { return pending_.active; }
+  bool has_pending() const { return pending_.active || (syslog_ && syslog_->has_pending()); }
   const LogParseStats& stats() const { return stats_; }
 
  private:
@@ -102,12 +111,15 @@ class LogEntryAssembler {
   };
 
   // REQUIRES: line.text is valid UTF-8.
-  void Dispatch(const LogLine& line, std::vector<AssembledEntry>* out);
+  void Dispatch(const LogLine& line, std::chrono::steady_clock::time_point now,
+                std::vector<AssembledEntry>* out);
   void PushStderr(const LogLine& line, std::vector<AssembledEntry>* out);
   void PushCsv(const LogLine& line, std::vector<AssembledEntry>* out);
   void AppendCsvLine(const LogLine& line);
   void EmitCsv(std::vector<AssembledEntry>* out);
   void PushJson(const LogLine& line, std::vector<AssembledEntry>* out);
+  // Parses the entries in syslog_entries_ (then cleared) through the stderr path.
+  void EmitSyslog(std::vector<AssembledEntry>* out);
   bool SameProcess(const StderrLine& line) const;
   void StartStderrEntry(const StderrLine& sl, const LogLine& line);
   void StartUnparsedEntry(const LogLine& line);
@@ -124,6 +136,10 @@ class LogEntryAssembler {
   // application_name -> correlation id ("" for none); bounded, cleared when full.
   std::unordered_map<std::string, std::string> app_correlation_cache_;
   std::vector<std::string> csv_fields_;  // reused by every csv record
+
+  // syslog only; the entries it hands back (reused).
+  std::unique_ptr<SyslogReassembler> syslog_;
+  std::vector<SyslogEntry> syslog_entries_;
 };
 
 }  // namespace pgagent

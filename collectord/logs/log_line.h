@@ -17,6 +17,7 @@ enum class LogFormat {
   kStderr,   // stderr (logging_collector or a redirected stderr), any log_line_prefix
   kCsvlog,   // csvlog, PG 12 (23 columns), 13 (24), 14+ (26)
   kJsonlog,  // jsonlog, PG 15+
+  kSyslog,   // syslog, as a syslog daemon writes it to a file (syslog_reassembler.h)
 };
 
 // One physical line of a log file, as read by the tailer.

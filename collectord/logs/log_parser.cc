@@ -10,7 +10,7 @@ LogParser::~LogParser() = default;
 Result<std::unique_ptr<LogParser>> LogParser::Create(const LogParserOptions& options) {
   std::unique_ptr<LogParser> p(new LogParser());
   p->options_ = options;
-  if (options.format == LogFormat::kStderr) {
+  if (options.format == LogFormat::kStderr || options.format == LogFormat::kSyslog) {
     PGAGENT_ASSIGN_OR_RETURN(p->matcher_, StderrPrefixMatcher::Compile(options.log_line_prefix));
   }
   PGAGENT_ASSIGN_OR_RETURN(p->enricher_, LogEnricher::Create(options.redact, options.correlation));
@@ -25,6 +25,8 @@ std::string_view LogFormatName(LogFormat format) {
       return "csvlog";
     case LogFormat::kJsonlog:
       return "jsonlog";
+    case LogFormat::kSyslog:
+      return "syslog";
   }
   return "stderr";
 }
@@ -33,8 +35,9 @@ Result<LogFormat> LogFormatFromName(std::string_view name) {
   if (name == "stderr") return LogFormat::kStderr;
   if (name == "csvlog" || name == "csv") return LogFormat::kCsvlog;
   if (name == "jsonlog" || name == "json") return LogFormat::kJsonlog;
+  if (name == "syslog") return LogFormat::kSyslog;
   return InvalidArgumentError("unknown log format '" + std::string(name) +
-                              "' (expected stderr, csvlog or jsonlog)");
+                              "' (expected stderr, csvlog, jsonlog or syslog)");
 }
 
 }  // namespace pgagent

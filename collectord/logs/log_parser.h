@@ -21,9 +21,12 @@ class LogEnricher;
 
 struct LogParserOptions {
   LogFormat format = LogFormat::kStderr;
-  // stderr only: the server's log_line_prefix (or the configured override). PostgreSQL
+  // stderr and syslog: the server's log_line_prefix (or the configured override). PostgreSQL
   // 13+'s default is "%m [%p] ".
   std::string log_line_prefix = "%m [%p] ";
+  // syslog only: the server's syslog_ident and syslog_sequence_numbers.
+  std::string syslog_ident = "postgres";
+  bool syslog_sequence_numbers = true;
   // false = [collection] send_raw_query_text: statements and messages leave unredacted.
   bool redact = true;
   // Correlation ids from application_name and SQL comments; nullopt disables extraction.
@@ -44,7 +47,7 @@ class LogParser {
   LogFormat format() const { return options_.format; }
   const LogParserOptions& options() const { return options_; }
 
-  // Collaborators of LogEntryAssembler. stderr_matcher() is null unless format is kStderr.
+  // Collaborators of LogEntryAssembler. stderr_matcher() is null for csvlog and jsonlog.
   const StderrPrefixMatcher* stderr_matcher() const { return matcher_.get(); }
   const LogEnricher& enricher() const { return *enricher_; }
 
@@ -55,7 +58,7 @@ class LogParser {
   std::unique_ptr<LogEnricher> enricher_;
 };
 
-// "stderr", "csvlog", "jsonlog".
+// "stderr", "csvlog", "jsonlog", "syslog".
 std::string_view LogFormatName(LogFormat format);
 // Accepts the names above (also "csv", "json"). Errors: kInvalidArgument otherwise.
 Result<LogFormat> LogFormatFromName(std::string_view name);

@@ -52,6 +52,13 @@ Result<std::map<std::string, std::string>> FetchLogSettings(const LogSettingsQue
 
 Result<LogLocation> ChooseLogLocation(const std::map<std::string, std::string>& settings,
                                       const LogLocationOverrides& overrides) {
+  if (overrides.format == LogFormat::kSyslog ||
+      FormatForConfiguredPath(settings) == LogFormat::kSyslog) {
+    return FailedPreconditionError(
+        "log_destination is syslog: the syslog daemon decides which file holds its lines; set "
+        "[collection] log_path to that file (e.g. /var/log/postgresql.log or "
+        "/var/log/messages) and log_format = syslog");
+  }
   const std::string* collector = Find(settings, "logging_collector");
   if (collector != nullptr && *collector != "on") {
     return FailedPreconditionError(
@@ -109,6 +116,8 @@ Result<LogLocation> ChooseLogLocation(const std::map<std::string, std::string>& 
     case LogFormat::kJsonlog:
       src.filename_pattern = WithSuffix(*file, ".json");
       break;
+    case LogFormat::kSyslog:
+      break;  // refused above
   }
   src.path_pattern = src.directory + "/" + src.filename_pattern;
   if (overrides.log_line_prefix.has_value()) {
@@ -118,6 +127,27 @@ Result<LogLocation> ChooseLogLocation(const std::map<std::string, std::string>& 
   }
   if (const std::string* tz = Find(settings, "log_timezone")) src.log_timezone = *tz;
   return src;
+}
+
+LogFormat FormatForConfiguredPath(const std::map<std::string, std::string>& settings) {
+  const std::string* dest = Find(settings, "log_destination");
+  if (dest == nullptr) return LogFormat::kStderr;
+  bool syslog = false;
+  for (const std::string& d : Destinations(*dest)) {
+    if (d == "stderr" || d == "csvlog" || d == "jsonlog") return LogFormat::kStderr;
+    if (d == "syslog") syslog = true;
+  }
+  return syslog ? LogFormat::kSyslog : LogFormat::kStderr;
+}
+
+void ApplySyslogSettings(const std::map<std::string, std::string>& settings,
+                         LogParserOptions* options) {
+  if (const std::string* ident = Find(settings, "syslog_ident"); ident && !ident->empty()) {
+    options->syslog_ident = *ident;
+  }
+  if (const std::string* seq = Find(settings, "syslog_sequence_numbers")) {
+    options->syslog_sequence_numbers = *seq != "off";
+  }
 }
 
 }  // namespace pgagent

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "collectord/logs/log_line.h"
+#include "collectord/logs/log_parser.h"
 #include "common/status.h"
 
 namespace pgagent {
@@ -22,7 +23,7 @@ namespace pgagent {
 inline constexpr std::string_view kLogSettingsQuery =
     "SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('log_destination', "
     "'log_directory', 'log_filename', 'data_directory', 'log_timezone', 'log_line_prefix', "
-    "'logging_collector')";
+    "'logging_collector', 'syslog_ident', 'syslog_sequence_numbers')";
 
 // Runs `sql` and returns its rows as (column 0, column 1). Errors are passed through.
 using LogSettingsQueryFn =
@@ -55,11 +56,23 @@ struct LogLocationOverrides {
 };
 
 // Picks jsonlog, else csvlog, else stderr among log_destination (or the override).
+// syslog is never chosen here: which file the syslog daemon writes is its configuration, not
+// the server's; a log_destination of syslog alone (or a syslog override) is the
+// kFailedPrecondition below, telling to set log_path to that file and log_format = syslog.
 // Errors: kFailedPrecondition when logging_collector is off or log_destination has none of
 // the three formats (or not the overridden one): the file is unknown, set log_path;
 // kPermissionDenied when log_directory is relative and data_directory is not visible;
 // kInvalidArgument when a needed setting is missing.
 Result<LogLocation> ChooseLogLocation(const std::map<std::string, std::string>& settings,
                                       const LogLocationOverrides& overrides = {});
+
+// The format of an explicitly configured log_path with log_format = auto and no telling
+// suffix: syslog when the server's log_destination names syslog and no file destination
+// (stderr, csvlog, jsonlog), else stderr. Unknown settings: stderr.
+LogFormat FormatForConfiguredPath(const std::map<std::string, std::string>& settings);
+
+// syslog_ident and syslog_sequence_numbers from the server's settings, when present.
+void ApplySyslogSettings(const std::map<std::string, std::string>& settings,
+                         LogParserOptions* options);
 
 }  // namespace pgagent

@@ -81,6 +81,7 @@ Result<std::unique_ptr<FileTailer>> FileTailer::Create(FileTailerOptions options
   }
   std::unique_ptr<FileTailer> tailer(
       new FileTailer(std::move(options), std::move(pattern), fs, clock, store));
+  tailer->StartWatching();
   if (store != nullptr) {
     auto saved = store->Load();
     if (saved.ok()) {
@@ -120,11 +121,14 @@ void FileTailer::Poll(TailPoll* out) {
   out->restarted = false;
   if (paused_) {
     ++stats_.paused_polls;
+    quiet_ = false;  // changes reported during the pause are read after it
     // Reading stops, but new files behind the path are still picked up (one stat), so that a
     // long pause spanning several rotations loses none of them.
-    if (current_ && !pattern_mode()) ObservePath();
+    if (current_ && !pattern_mode() && ChangedSincePoll()) ObservePath();
     return;
   }
+  if (quiet_ && QuietPoll(out)) return;
+  quiet_ = false;
   if (clock_.Monotonic() < next_attempt_) return;
   if (switch_to_) {
     NextFile next = std::move(*switch_to_);
@@ -144,6 +148,8 @@ void FileTailer::Poll(TailPoll* out) {
       return;
     }
   }
+  UpdateWatch();  // before reading: a write after the read is then reported
+  last_full_poll_ = clock_.Monotonic();
   out->file = TailedFile{current_->path, current_->device, current_->inode};
   bool at_eof = false;
   Status status = ReadNew(out, &at_eof);
@@ -155,6 +161,75 @@ void FileTailer::Poll(TailPoll* out) {
   NoteFollowing();
   if (!pattern_mode()) ObservePath();
   if (at_eof) CheckRotation(out);
+  quiet_ = CanBeQuiet(at_eof);
+}
+
+void FileTailer::StartWatching() {
+  auto watcher = fs_.NewWatcher();
+  if (!watcher.ok()) {
+    DropWatcher(watcher.status());
+    return;
+  }
+  watcher_ = std::move(watcher).value();
+}
+
+// Nothing reported since a poll that read to the end with nothing pending: nothing to do.
+bool FileTailer::QuietPoll(TailPoll* out) {
+  if (clock_.Monotonic() - last_full_poll_ >= options_.watch_recheck_interval) {
+    scan_owed_ = true;
+    return false;
+  }
+  auto changed = watcher_->TakeChanges();
+  if (!changed.ok()) {
+    DropWatcher(changed.status());
+    return false;
+  }
+  if (changed->directory) scan_owed_ = true;
+  if (changed->any()) return false;
+  out->file = TailedFile{current_->path, current_->device, current_->inode};
+  ++stats_.quiet_polls;
+  return true;
+}
+
+// Paused: whether the path may have a new file behind it (always, without a watcher).
+bool FileTailer::ChangedSincePoll() {
+  if (!watcher_ || !watched_) return true;
+  if (clock_.Monotonic() - last_full_poll_ >= options_.watch_recheck_interval) return true;
+  auto changed = watcher_->TakeChanges();
+  if (!changed.ok()) DropWatcher(changed.status());
+  if (changed.ok() && changed->directory) scan_owed_ = true;
+  return !changed.ok() || changed->any();
+}
+
+// Watches the open file and its directory, once per file.
+void FileTailer::UpdateWatch() {
+  if (!watcher_) return;
+  const auto id = std::make_pair(current_->device, current_->inode);
+  if (watched_ == id) return;
+  watched_.reset();
+  Status s = watcher_->WatchOnly(current_->path,
+                                 pattern_mode() ? options_.directory : DirName(options_.path));
+  if (s.ok()) {
+    watched_ = id;
+  } else if (s.code() != StatusCode::kNotFound) {  // gone under us: tried again next poll
+    DropWatcher(s);
+  }
+}
+
+bool FileTailer::CanBeQuiet(bool at_eof) const {
+  return watcher_ && current_ && at_eof && state_ == TailerState::kFollowing && !switch_to_ &&
+         queued_.empty() && !rotation_seen_ && !(pattern_mode() && scan_owed_) &&
+         watched_ == std::make_pair(current_->device, current_->inode);
+}
+
+void FileTailer::DropWatcher(const Status& why) {
+  watcher_.reset();
+  watched_.reset();
+  quiet_ = false;
+  ++stats_.watch_fallbacks;
+  log::Warn("logtail.inotify_unavailable",
+            {{"error", why.ToString()},
+             {"effect", "polling the log file instead (a few system calls per poll)"}});
 }
 
 Status FileTailer::SwitchTo(NextFile next) {
@@ -347,6 +422,7 @@ Result<std::string> FileTailer::ResolveTarget() {
   }
   PGAGENT_ASSIGN_OR_RETURN(candidates_, ScanDirectory());
   last_scan_ = clock_.Monotonic();
+  scan_owed_ = false;
   if (candidates_.empty()) {
     return NotFoundError("no file matching '" + pattern_->pattern() + "' in " + options_.directory);
   }
@@ -393,6 +469,7 @@ std::optional<std::string> FileTailer::NextPatternFile() {
     if (!scanned.ok()) return std::nullopt;  // directory gone for now: keep the open file
     candidates_ = std::move(scanned).value();
     last_scan_ = now;
+    scan_owed_ = false;
   }
   for (size_t i = 0; i < candidates_.size(); ++i) {
     const FileStat& st = candidates_[i].stat;

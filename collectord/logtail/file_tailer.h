@@ -6,6 +6,18 @@
 // bounded: one Poll() returns at most max_bytes_per_poll bytes of lines, and a held partial
 // line keeps at most max_line_bytes.
 //
+// Watching: when the LogFileSystem provides a FileWatcher (PosixLogFileSystem: inotify), the
+// open file and its directory (path mode: the path's; pattern mode: log_directory) are
+// watched, and a Poll() after one that read to the end with nothing pending (no rotation
+// wait, queued file or retry) does nothing but one non-blocking read of the watcher while no
+// change was reported: a quiet log costs no stat, fstat or directory scan, and wait_fd() lets
+// the caller sleep until the log changes (quiet() says that nothing but the descriptor, or
+// watch_recheck_interval, can make the next Poll() do work). A full poll still runs every
+// watch_recheck_interval (changes inotify does not see: NFS, some FUSE file systems). When the
+// watcher cannot be created or a watch fails (inotify unavailable, fs.inotify.max_user_watches
+// reached), logtail.inotify_unavailable is logged once, stats().watch_fallbacks counts it and
+// the tailer polls as without a watcher.
+//
 // What it follows:
 //  - path mode (options.path): one file or symlink. Rename + create, delete + recreate and
 //    symlink retarget are seen as a new (device, inode) behind the path (one stat of the path
@@ -95,6 +107,8 @@ struct FileTailerOptions {
   std::chrono::milliseconds retry_max{60000};
   // Committed cursors are persisted at most this often (FlushCommit() forces it).
   std::chrono::milliseconds commit_interval{1000};
+  // With a FileWatcher: a full poll at least this often, reported change or not.
+  std::chrono::milliseconds watch_recheck_interval{10000};
 };
 
 enum class TailerState { kStarting, kFollowing, kMissing, kPermissionDenied, kError };
@@ -132,6 +146,8 @@ struct TailerStats {
   uint64_t copies_finished = 0;  // copytruncate: the rotated copy was read before the file
   uint64_t skip_events = 0;      // "lines may have been skipped" warnings (logtail.lines_skipped)
   uint64_t skipped_bytes = 0;    // bytes known to be skipped by those (a lower bound)
+  uint64_t quiet_polls = 0;      // polls the watcher answered: no change, nothing read
+  uint64_t watch_fallbacks = 0;  // the watcher failed: polling took over
 };
 
 class FileTailer {
@@ -164,6 +180,15 @@ class FileTailer {
   void Pause() { paused_ = true; }
   void Resume() { paused_ = false; }
   bool paused() const { return paused_; }
+
+  // The watcher's descriptor (readable when the log may have changed), or -1 when polling.
+  int wait_fd() const { return watcher_ ? watcher_->fd() : -1; }
+  // True when the next Poll() will do nothing unless wait_fd() is readable or
+  // watch_recheck_interval has passed since the last full poll.
+  bool quiet() const { return quiet_; }
+  std::chrono::steady_clock::time_point next_recheck() const {
+    return last_full_poll_ + options_.watch_recheck_interval;
+  }
 
   TailerState state() const { return state_; }
   const TailerStats& stats() const { return stats_; }
@@ -229,6 +254,13 @@ class FileTailer {
   Status UpdateReadFingerprint();
   void NoteFailure(const Status& status, std::string_view path);
   void NoteFollowing();
+  // Watching (see the header comment).
+  void StartWatching();
+  bool QuietPoll(TailPoll* out);
+  bool ChangedSincePoll();
+  void UpdateWatch();
+  bool CanBeQuiet(bool at_eof) const;
+  void DropWatcher(const Status& why);
 
   FileTailerOptions options_;
   std::optional<FilenamePattern> pattern_;
@@ -256,6 +288,12 @@ class FileTailer {
   std::chrono::milliseconds backoff_;
   TailerState state_ = TailerState::kStarting;
   bool paused_ = false;
+
+  std::unique_ptr<FileWatcher> watcher_;
+  std::optional<std::pair<uint64_t, uint64_t>> watched_;  // (device, inode) of the watched file
+  bool quiet_ = false;
+  bool scan_owed_ = false;  // pattern mode: the directory changed since its last listing
+  std::chrono::steady_clock::time_point last_full_poll_{};
 
   std::optional<TailCursor> pending_commit_;
   std::optional<TailCursor> last_commit_;

@@ -1,6 +1,7 @@
 // The file-system edge of log tailing: stat a path, open a file for positional reads, list a
-// directory. PosixLogFileSystem is the real one; tests may wrap it to inject errors (for
-// example permission denied, which root cannot provoke with chmod).
+// directory, watch for changes (file_watcher.h). PosixLogFileSystem is the real one; tests
+// may wrap it to inject errors (for example permission denied, which root cannot provoke
+// with chmod).
 // Thread-safety: PosixLogFileSystem is stateless and safe from any thread. A LogFile is used
 // by one thread at a time.
 #pragma once
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "collectord/logtail/file_watcher.h"
 #include "common/status.h"
 
 namespace pgagent::logtail {
@@ -45,6 +47,11 @@ class LogFileSystem {
   // Names (not paths) of the entries of dir, without "." and "..". kNotFound /
   // kPermissionDenied when dir cannot be listed.
   virtual Result<std::vector<std::string>> ListDirectory(const std::string& dir) = 0;
+  // A new change watcher for files of this file system, or null when it has none (the tailer
+  // then polls). Errors: those of the watcher's creation (the tailer polls too).
+  virtual Result<std::unique_ptr<FileWatcher>> NewWatcher() {
+    return std::unique_ptr<FileWatcher>();
+  }
 };
 
 class PosixLogFileSystem final : public LogFileSystem {
@@ -52,6 +59,8 @@ class PosixLogFileSystem final : public LogFileSystem {
   Result<FileStat> Stat(const std::string& path) override;
   Result<std::unique_ptr<LogFile>> Open(const std::string& path) override;
   Result<std::vector<std::string>> ListDirectory(const std::string& dir) override;
+  // An InotifyFileWatcher.
+  Result<std::unique_ptr<FileWatcher>> NewWatcher() override;
   // A process-wide instance; it has no state.
   static PosixLogFileSystem& Instance();
 };

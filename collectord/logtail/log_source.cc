@@ -1,5 +1,7 @@
 #include "collectord/logtail/log_source.h"
 
+#include <algorithm>
+
 #include "collectord/logtail/fingerprint.h"
 
 namespace pgagent::logtail {
@@ -56,6 +58,17 @@ void LogSource::Poll(std::vector<pgagent::v1::LogBatch>* out) {
     batcher_.Poll(out);
   }
   Finish(first, out);
+}
+
+std::chrono::steady_clock::time_point LogSource::NextPollDeadline() const {
+  const auto now = clock_.Monotonic();
+  if (!tailer_->quiet()) return now;
+  auto deadline = tailer_->next_recheck();
+  if (auto linger = batcher_.NextDeadline()) deadline = std::min(deadline, *linger);
+  if (assembler_.has_pending()) {
+    deadline = std::min(deadline, now + options_.assembler.idle_timeout);
+  }
+  return deadline;
 }
 
 void LogSource::Flush(std::vector<pgagent::v1::LogBatch>* out) {

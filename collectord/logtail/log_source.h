@@ -77,6 +77,12 @@ class LogSource {
 
   size_t unacked_batches() const { return window_.size(); }
   bool window_full() const { return window_.size() >= options_.max_unacked_batches; }
+  // For a loop that sleeps until there is work: readable when the log may have changed (-1
+  // while the tailer polls), and the latest time Poll() should run anyway: now while the
+  // tailer is not quiet(), else the earliest of the tailer's recheck, the open batch's
+  // linger and (while an entry is pending) the assembler's idle timeout.
+  int wait_fd() const { return tailer_->wait_fd(); }
+  std::chrono::steady_clock::time_point NextPollDeadline() const;
   const FileTailer& tailer() const { return *tailer_; }
   FileTailer& tailer() { return *tailer_; }
   const LogParseStats& parse_stats() const { return assembler_.stats(); }

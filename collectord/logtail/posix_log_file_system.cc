@@ -75,6 +75,11 @@ Result<std::vector<std::string>> PosixLogFileSystem::ListDirectory(const std::st
   return names;
 }
 
+Result<std::unique_ptr<FileWatcher>> PosixLogFileSystem::NewWatcher() {
+  PGAGENT_ASSIGN_OR_RETURN(auto watcher, InotifyFileWatcher::Create());
+  return std::unique_ptr<FileWatcher>(std::move(watcher));
+}
+
 PosixLogFileSystem& PosixLogFileSystem::Instance() {
   static PosixLogFileSystem instance;
   return instance;

@@ -184,6 +184,7 @@ Status PgCluster::StartOnFreePort() {
 
 Result<std::unique_ptr<PgCluster>> PgCluster::Start(const PgClusterOptions& options) {
   PGAGENT_ASSIGN_OR_RETURN(auto cluster, Prepare(options.bin_dir));
+  cluster->start_prefix_ = options.start_prefix;
   PGAGENT_RETURN_IF_ERROR(cluster->RunInitdb(options));
   PGAGENT_RETURN_IF_ERROR(cluster->WriteConfig(options));
   PGAGENT_RETURN_IF_ERROR(cluster->StartOnFreePort());
@@ -437,6 +438,18 @@ Status PgCluster::PgCtl(const std::vector<std::string>& args) {
   // start/restart: the postmaster's own stdout/stderr (before the logging collector takes
   // over) go to a file, never to our pipes.
   if (args[0] == "start" || args[0] == "restart") argv.insert(argv.end(), {"-l", startup_log()});
+  if ((args[0] == "start" || args[0] == "restart") && !start_prefix_.empty()) {
+    std::vector<std::string> prefixed = start_prefix_;
+    if (run.user) {  // the prefix runs as root and drops to postgres just before pg_ctl
+      prefixed.insert(prefixed.end(),
+                      {"/usr/bin/setpriv", "--reuid=" + std::to_string(run.user->uid),
+                       "--regid=" + std::to_string(run.user->gid), "--init-groups", "--"});
+      run.env["HOME"] = run.user->home;
+      run.env["USER"] = run.env["LOGNAME"] = run.user->name;
+      run.user.reset();
+    }
+    argv.insert(argv.begin(), prefixed.begin(), prefixed.end());
+  }
   auto out = RunChecked(argv, run);
   if (!out.ok()) return out.status();
   return Status::Ok();

@@ -41,6 +41,10 @@ struct PgClusterOptions {
   bool all_log_formats = true;
   // Server binaries (initdb, pg_ctl, postgres); empty: FindPgBinDir().
   std::string bin_dir;
+  // argv put in front of `pg_ctl start` / `restart` (e.g. SyslogDaemon::ServerStartPrefix(),
+  // a private mount namespace). It runs as the test's user; when that is root, the prefix
+  // ends in `setpriv` to the postgres user, so that the prefix itself may need root.
+  std::vector<std::string> start_prefix;
 };
 
 // Where a version of the matrix is installed: $PGAGENT_PG_MATRIX_DIR (default
@@ -148,6 +152,7 @@ class PgCluster {
   int port_ = 0;
   bool started_ = false;
   bool run_as_postgres_ = false;  // tests run as root: initdb/pg_ctl as `postgres`
+  std::vector<std::string> start_prefix_;
   pid_t owner_pid_ = -1;          // a forked child (death test) must not stop our cluster
   pid_t watchdog_pid_ = -1;
   int watchdog_fd_ = -1;  // write end; closing it (or dying) wakes the watchdog

@@ -95,10 +95,47 @@ TEST(FetchLogSettingsTest, RunsTheQueryAndMapsRows) {
 }
 
 TEST(LogFormatTest, NamesRoundTrip) {
-  for (LogFormat f : {LogFormat::kStderr, LogFormat::kCsvlog, LogFormat::kJsonlog}) {
+  for (LogFormat f :
+       {LogFormat::kStderr, LogFormat::kCsvlog, LogFormat::kJsonlog, LogFormat::kSyslog}) {
     EXPECT_EQ(LogFormatFromName(LogFormatName(f)).value(), f);
   }
-  EXPECT_FALSE(LogFormatFromName("syslog").ok());
+  EXPECT_FALSE(LogFormatFromName("eventlog").ok());
+}
+
+// The syslog daemon's configuration, not the server's, says which file holds the lines.
+TEST(ChooseLogLocationTest, SyslogAloneAsksForTheSyslogFile) {
+  auto only = ChooseLogLocation(Settings("syslog"));
+  ASSERT_FALSE(only.ok());
+  EXPECT_EQ(only.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(only.status().message().find("log_format = syslog"), std::string::npos);
+  auto s = Settings("syslog");
+  s["logging_collector"] = "off";  // usual with syslog: the same advice, not the collector's
+  EXPECT_NE(ChooseLogLocation(s).status().message().find("log_path"), std::string::npos);
+  LogLocationOverrides o;
+  o.format = LogFormat::kSyslog;
+  EXPECT_EQ(ChooseLogLocation(Settings("stderr,syslog"), o).status().code(),
+            StatusCode::kFailedPrecondition);
+  auto both = ChooseLogLocation(Settings("stderr,syslog"));
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->format, LogFormat::kStderr);
+}
+
+TEST(FormatForConfiguredPathTest, IsSyslogWhenTheServerWritesNoFileItself) {
+  EXPECT_EQ(FormatForConfiguredPath(Settings("syslog")), LogFormat::kSyslog);
+  EXPECT_EQ(FormatForConfiguredPath(Settings(" Syslog ")), LogFormat::kSyslog);
+  EXPECT_EQ(FormatForConfiguredPath(Settings("syslog,stderr")), LogFormat::kStderr);
+  EXPECT_EQ(FormatForConfiguredPath(Settings("csvlog")), LogFormat::kStderr);
+  EXPECT_EQ(FormatForConfiguredPath({}), LogFormat::kStderr);
+}
+
+TEST(ApplySyslogSettingsTest, TakesIdentAndSequenceNumbersFromTheServer) {
+  LogParserOptions o;
+  ApplySyslogSettings({}, &o);
+  EXPECT_EQ(o.syslog_ident, "postgres");
+  EXPECT_TRUE(o.syslog_sequence_numbers);
+  ApplySyslogSettings({{"syslog_ident", "pg-main"}, {"syslog_sequence_numbers", "off"}}, &o);
+  EXPECT_EQ(o.syslog_ident, "pg-main");
+  EXPECT_FALSE(o.syslog_sequence_numbers);
 }
 
 }  // namespace

@@ -143,5 +143,23 @@ TEST_F(LogSourceTest, RestartResumesAfterTheLastCommittedBatch) {
   EXPECT_EQ(batches[0].entries(0).message(), "message number 2");
 }
 
+// A loop may sleep on wait_fd() until NextPollDeadline(): the real inotify descriptor here.
+TEST_F(LogSourceTest, QuietSourceNeedsAPollOnlyAtTheTailersRecheck) {
+  auto source = Make(16, /*batch=*/100);
+  EXPECT_TRUE(Poll(*source).empty());  // opens the empty file, watches it
+  EXPECT_GE(source->wait_fd(), 0);
+  const auto t0 = clock_.Monotonic();
+  EXPECT_EQ(source->NextPollDeadline(), t0 + 10s);
+  AppendFile(path_, StderrLines(1, 1));
+  EXPECT_TRUE(Poll(*source).empty());  // read; the entry waits for its next line or idle
+  EXPECT_EQ(source->NextPollDeadline(), t0 + 250ms) << "the assembler's idle timeout";
+  clock_.Advance(250ms);
+  EXPECT_TRUE(Poll(*source).empty());  // the entry is emitted into an open batch
+  EXPECT_EQ(source->NextPollDeadline(), t0 + 250ms + 1s) << "the batch's linger";
+  clock_.Advance(1s);
+  EXPECT_EQ(Poll(*source).size(), 1u);
+  EXPECT_EQ(source->NextPollDeadline(), t0 + 10s);
+}
+
 }  // namespace
 }  // namespace pgagent::logtail
