@@ -42,7 +42,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "pgagent/v1/ipc.pb.h"
-#include "shipperd/buffer/record_buffer.h"
+#include "shared/buffer/record_buffer.h"
 
 namespace pgagent {
 

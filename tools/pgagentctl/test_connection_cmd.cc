@@ -23,7 +23,7 @@
 
 #include "common/exit_codes.h"
 #include "common/json_util.h"
-#include "shipperd/delivery/curl_transport.h"
+#include "shared/listener/curl_transport.h"
 #include "tools/pgagentctl/ctl.h"
 
 namespace pgagent::ctl {
