@@ -297,6 +297,7 @@ struct EnvelopeEncoder::Head {
   std::string kind;
   bool burst = false;
   std::string record_ids_json;  // data.agent.records, "" when there is one
+  const std::string* check = nullptr;  // data.agent.check (EncodeCheck only)
 };
 
 const char* EnvelopeEncoder::SourceFor(pgagent::v1::RecordKind kind) {
@@ -354,6 +355,10 @@ std::string EnvelopeEncoder::Body(const Head& head, const std::string& data_memb
   AppendJsonString(body, head.kind);
   body += head.burst ? ",\"burst\":true" : ",\"burst\":false";
   if (!head.record_ids_json.empty()) body += ",\"records\":" + head.record_ids_json;
+  if (head.check != nullptr) {
+    body += ",\"check\":";
+    AppendJsonString(body, *head.check);
+  }
   body += "}}}";
   return body;
 }
@@ -488,6 +493,25 @@ Result<Envelope> EnvelopeEncoder::EncodeCorrelation(const CorrelationRow& row) c
     head.record_ids_json += ']';
   }
   return Envelope{head.source, row.correlation_id(), Body(head, members)};
+}
+
+EncoderOptions EncoderOptionsFor(const ListenerConfig& listener) {
+  EncoderOptions options;
+  options.project_id = listener.project_id;
+  options.max_envelope_bytes = static_cast<size_t>(listener.max_envelope_bytes);
+  return options;
+}
+
+Envelope EnvelopeEncoder::EncodeCheck(const std::string& check, const std::string& host,
+                                      const google::protobuf::Timestamp& at) const {
+  Head head;
+  head.source = kSourceSystem;
+  head.host = host;
+  head.collected_at = at;
+  head.timestamp = at;
+  head.kind = "check";
+  head.check = &check;
+  return Envelope{head.source, std::nullopt, Body(head, "")};
 }
 
 }  // namespace pgagent

@@ -30,6 +30,9 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/timestamp.pb.h>
+
+#include "common/config.h"
 #include "common/status.h"
 #include "pgagent/v1/delivery.pb.h"
 #include "pgagent/v1/records.pb.h"
@@ -57,6 +60,9 @@ struct Envelope {
   std::string body;
 };
 
+// What shipperd encodes with for this [listener] section (project_id, max_envelope_bytes).
+EncoderOptions EncoderOptionsFor(const ListenerConfig& listener);
+
 class EnvelopeEncoder {
  public:
   explicit EnvelopeEncoder(EncoderOptions options) : options_(std::move(options)) {}
@@ -69,6 +75,11 @@ class EnvelopeEncoder {
 
   // The one envelope of a correlation row. Errors: kInvalidArgument for a row without id.
   Result<Envelope> EncodeCorrelation(const pgagent::v1::CorrelationRow& row) const;
+
+  // A system_metrics envelope that carries no record, only data.agent.check = `check` (what
+  // pgagentctl test-connection sends to prove that the listener stores a row), dated `at`.
+  Envelope EncodeCheck(const std::string& check, const std::string& host,
+                       const google::protobuf::Timestamp& at) const;
 
   // The source name for a record kind ("" for unspecified).
   static const char* SourceFor(pgagent::v1::RecordKind kind);

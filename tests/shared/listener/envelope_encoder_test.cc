@@ -126,6 +126,38 @@ TEST_F(EnvelopeEncoderTest, EnvelopeHasOnlyTheContractsTopLevelKeys) {
   EXPECT_EQ(Get(agent, "record_id").string_value(), "boot-1:42");
 }
 
+TEST_F(EnvelopeEncoderTest, ACheckEnvelopeHasTheSameHeadAsARecordsEnvelope) {
+  google::protobuf::Timestamp at;
+  at.set_seconds(1795773600);
+  at.set_nanos(250000000);
+  const Envelope check = encoder_.EncodeCheck("pgagentctl test-connection", "db1", at);
+  EXPECT_EQ(check.source, "system_metrics");
+  EXPECT_FALSE(check.correlation_id.has_value());
+  Record r = Base(pgagent::v1::RECORD_KIND_SYSTEM);
+  r.mutable_system()->mutable_cpu()->set_percent(1);
+  const std::string record_body = One(r);
+  // The bytes up to "data" (project, timestamp with milliseconds, source) are the same.
+  const std::string head = record_body.substr(0, record_body.find(",\"data\":"));
+  EXPECT_EQ(check.body.substr(0, head.size()), head);
+  EXPECT_NE(head.find("\"timestamp\":1795773600.250"), std::string::npos) << head;
+  Struct env = Parse(check.body);
+  const Struct& agent = Get(Get(env, "data").struct_value(), "agent").struct_value();
+  EXPECT_EQ(Get(agent, "check").string_value(), "pgagentctl test-connection");
+  EXPECT_EQ(Get(agent, "host").string_value(), "db1");
+  EXPECT_EQ(Get(agent, "version").string_value(), "9.9.9");
+  EXPECT_EQ(Get(agent, "collected_at").string_value(), "2026-11-27T10:00:00.250Z");
+}
+
+TEST(EncoderOptionsForTest, TakesProjectAndEnvelopeLimitFromTheListenerSection) {
+  ListenerConfig listener;
+  listener.project_id = "shop";
+  listener.max_envelope_bytes = 65536;
+  const EncoderOptions options = EncoderOptionsFor(listener);
+  EXPECT_EQ(options.project_id, "shop");
+  EXPECT_EQ(options.max_envelope_bytes, 65536u);
+  EXPECT_EQ(options.agent_version, PGAGENT_VERSION);
+}
+
 TEST_F(EnvelopeEncoderTest, SixtyFourBitIdentifiersAreDecimalStrings) {
   Record statements = Base(pgagent::v1::RECORD_KIND_STATEMENTS);
   statements.mutable_statements()->add_statements()->set_queryid(4696375739796055123LL);
