@@ -21,10 +21,6 @@ constexpr uint64_t kMinGroupBytes = 4096;
 
 bool IsTransientStatus(int status) { return status == 408 || status >= 500; }
 
-double UnixNow(const Clock& clock) {
-  return std::chrono::duration<double>(clock.Now().time_since_epoch()).count();
-}
-
 int64_t UnixMs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
