@@ -245,6 +245,10 @@ Status IngestSession::Store(const std::vector<Record>& records) {
   if (!outcome.ok() && outcome.status().code() == StatusCode::kResourceExhausted) {
     return StoreOneByOne(records);
   }
+  return Counted(outcome);
+}
+
+Status IngestSession::Counted(const Result<AppendOutcome>& outcome) {
   if (!outcome.ok()) {
     ++stats_->buffer_errors;
     return outcome.status().WithContext("store records");
@@ -263,12 +267,7 @@ Status IngestSession::StoreOneByOne(const std::vector<Record>& records) {
       PGAGENT_RETURN_IF_ERROR(DeadLetterUnstorable(record, outcome.status()));
       continue;
     }
-    if (!outcome.ok()) {
-      ++stats_->buffer_errors;
-      return outcome.status().WithContext("store records");
-    }
-    stats_->records_stored += outcome->stored_seqs.size();
-    stats_->duplicates += outcome->duplicate_seqs.size();
+    PGAGENT_RETURN_IF_ERROR(Counted(outcome));
   }
   return Status::Ok();
 }

@@ -163,6 +163,8 @@ class IngestSession {
   // by one and dead-letters the unstorable ones. Errors: other storage failures.
   Status Store(const std::vector<pgagent::v1::Record>& records);
   Status StoreOneByOne(const std::vector<pgagent::v1::Record>& records);
+  // Counts what an Append stored; its error (a buffer failure) is counted and returned.
+  Status Counted(const Result<AppendOutcome>& outcome);
   Status DeadLetterUnstorable(const pgagent::v1::Record& record, const Status& why);
 
   IngestSessionOptions options_;
