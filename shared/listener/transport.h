@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -17,6 +18,16 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 };
+
+// The listener's ingest POST of one envelope, with the headers its contract asks for.
+inline HttpRequest ListenerPost(const std::string& url, const std::string& api_key,
+                                std::string body) {
+  HttpRequest request;
+  request.url = url;
+  request.headers = {{"Authorization", "Bearer " + api_key}, {"Content-Type", "application/json"}};
+  request.body = std::move(body);
+  return request;
+}
 
 struct HttpResponse {
   int status = 0;

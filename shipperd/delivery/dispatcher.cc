@@ -331,11 +331,7 @@ Status Dispatcher::LoadAggregate(Group group, RequestClass kind, bool live_first
 
 std::chrono::milliseconds Dispatcher::Send() {
   const Envelope& envelope = work_->envelopes[work_->next];
-  HttpRequest request;
-  request.url = options_.url;
-  request.headers = {{"Authorization", "Bearer " + options_.api_key},
-                     {"Content-Type", "application/json"}};
-  request.body = envelope.body;
+  const HttpRequest request = ListenerPost(options_.url, options_.api_key, envelope.body);
   budget_.Record(work_->kind);
   SaveRequestLog();
   UpdateStats([&](DispatcherStats& s) {

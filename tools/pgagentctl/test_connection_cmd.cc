@@ -238,24 +238,28 @@ std::string TestEnvelope(const Config& config) {
       .body;
 }
 
+// POSTs `body` to [listener] url with the API key. nullopt, with the check `name` failed,
+// without a key or without an answer.
+std::optional<HttpResponse> PostWithKey(Transport& transport, const ListenerConfig& listener,
+                                        const std::string& name, std::string body,
+                                        ConnectionReport& report) {
+  if (listener.api_key.empty()) {
+    Add(report, name, false,
+        "no API key: set [listener] api_key_file or BITVILLE_PG_LISTENER_API_KEY");
+    return std::nullopt;
+  }
+  auto response = transport.Post(ListenerPost(listener.url, listener.api_key, std::move(body)));
+  if (!response.ok()) {
+    Add(report, name, false, "POST " + listener.url + ": " + response.status().ToString());
+    return std::nullopt;
+  }
+  return std::move(*response);
+}
+
 // The key without a row: the listener checks the key before the body (401 before 400).
 void CheckAuth(Transport& transport, const ListenerConfig& listener, ConnectionReport& report) {
-  if (listener.api_key.empty()) {
-    Add(report, "listener.auth", false,
-        "no API key: set [listener] api_key_file or BITVILLE_PG_LISTENER_API_KEY");
-    return;
-  }
-  HttpRequest request;
-  request.url = listener.url;
-  request.headers = {{"Authorization", "Bearer " + listener.api_key},
-                     {"Content-Type", "application/json"}};
-  request.body = "{}";
-  auto response = transport.Post(request);
-  if (!response.ok()) {
-    Add(report, "listener.auth", false,
-        "POST " + listener.url + ": " + response.status().ToString());
-    return;
-  }
+  const auto response = PostWithKey(transport, listener, "listener.auth", "{}", report);
+  if (!response) return;
   const int status = response->status;
   if (status == 400) {
     Add(report, "listener.auth", true,
@@ -273,22 +277,9 @@ void CheckAuth(Transport& transport, const ListenerConfig& listener, ConnectionR
 
 void CheckIngest(Transport& transport, const Config& config, ConnectionReport& report) {
   const ListenerConfig& listener = config.listener;
-  if (listener.api_key.empty()) {
-    Add(report, "listener.ingest", false,
-        "no API key: set [listener] api_key_file or BITVILLE_PG_LISTENER_API_KEY");
-    return;
-  }
-  HttpRequest request;
-  request.url = listener.url;
-  request.headers = {{"Authorization", "Bearer " + listener.api_key},
-                     {"Content-Type", "application/json"}};
-  request.body = TestEnvelope(config);
-  auto response = transport.Post(request);
-  if (!response.ok()) {
-    Add(report, "listener.ingest", false,
-        "POST " + listener.url + ": " + response.status().ToString());
-    return;
-  }
+  const auto response =
+      PostWithKey(transport, listener, "listener.ingest", TestEnvelope(config), report);
+  if (!response) return;
   const int status = response->status;
   if (status >= 200 && status < 300) {
     Add(report, "listener.ingest", true,
