@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "collectord/collector_daemon.h"
+#include "collectord/listener_preview.h"
 #include "common/cli.h"
 #include "common/control_socket.h"
 #include "common/daemon.h"
@@ -48,9 +49,11 @@ int Run(const CommandLineOptions& options) {
     return kExitConfig;
   }
   Config config = loaded->config;
-  log::Init("collectord", options.once ? log::Level::kWarn : log::ParseLevel(config.agent.log_level));
+  const bool one_cycle = options.once || options.dry_run;
+  log::Init("collectord", one_cycle ? log::Level::kWarn : log::ParseLevel(config.agent.log_level));
   for (const auto& w : loaded->warnings) log::Warn("config.warning", {{"message", w}});
   if (options.once) return RunOnce(config);
+  if (options.dry_run) return RunListenerPreview(config, SystemClock::Instance(), stdout);
 
   SignalSet signals;  // before any thread starts
   CollectorDaemon daemon(config, SystemClock::Instance());
