@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "shipperd/buffer/lmdb_buffer.h"
+#include "shared/buffer/lmdb_buffer.h"
 
 namespace pgagent {
 namespace {

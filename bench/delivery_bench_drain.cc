@@ -23,8 +23,8 @@
 
 #include "bench/delivery_bench_records.h"
 #include "common/clock.h"
-#include "shipperd/buffer/lmdb_buffer.h"
-#include "shipperd/delivery/curl_transport.h"
+#include "shared/buffer/lmdb_buffer.h"
+#include "shared/listener/curl_transport.h"
 #include "shipperd/delivery/dispatcher.h"
 #include "tests/harness/test_listener.h"
 

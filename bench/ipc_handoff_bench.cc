@@ -16,7 +16,7 @@
 
 #include "collectord/outbox/zmq_outbox.h"
 #include "common/ipc_frame.h"
-#include "shipperd/buffer/lmdb_buffer.h"
+#include "shared/buffer/lmdb_buffer.h"
 #include "shipperd/ingest/ingest_server.h"
 
 namespace {

@@ -26,11 +26,6 @@ using pgagent::v1::Record;
 
 namespace {
 
-int64_t MonoMs(const Clock& clock) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Monotonic().time_since_epoch())
-      .count();
-}
-
 std::string QuoteConninfo(const std::string& value) {
   std::string out = "'";
   for (char c : value) {

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "collectord/collector_daemon.h"
+#include "collectord/listener_preview.h"
 #include "collectord/logtail/log_file_system.h"
 #include "collectord/outbox/zmq_outbox.h"
 #include "collectord/pg/libpq_session.h"
@@ -29,7 +30,7 @@ using namespace std::chrono_literals;
 // root on a packaged install) finds it where the unit loads it from.
 Result<LoadedConfig> Load(const CommandLineOptions& options) {
   Environment env = ProcessEnvironment();
-  if (options.once) env = WithPackagedCredentials(std::move(env), kPackageCredentialsDir);
+  if (options.once || options.dry_run) env = WithPackagedCredentials(std::move(env), kPackageCredentialsDir);
   return LoadConfigFromCommandLine(options, env, ConfigRequirements{false});
 }
 
@@ -85,10 +86,14 @@ int Run(const CommandLineOptions& options) {
     return kExitConfig;
   }
   Config config = loaded->config;
-  log::Init("collectord",
-            options.once ? log::Level::kWarn : log::ParseLevel(config.agent.log_level));
+  const bool one_cycle = options.once || options.dry_run;
+  log::Init("collectord", one_cycle ? log::Level::kWarn : log::ParseLevel(config.agent.log_level));
   LogConfigWarnings(*loaded);
   if (options.once) return RunOnce(config);
+  if (options.dry_run) {
+    system::RealProcFs procfs;
+    return RunListenerPreview(config, RealEdges(procfs), stdout);
+  }
 
   SignalSet signals;  // before any thread starts
   system::RealProcFs procfs;

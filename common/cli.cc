@@ -23,6 +23,10 @@ void AddStandardOptions(CLI::App& app, CommandLineOptions& options, bool with_on
   if (with_once) {
     app.add_flag("--once", options.once,
                  "run one cycle of every collector, print the records as JSON lines, exit");
+    app.add_flag("--dry-run", options.dry_run,
+                 "run one cycle of every collector, print the listener request bodies "
+                 "shipperd would send for its records (one per line), send nothing, exit")
+        ->excludes("--once");
   }
 }
 

@@ -36,10 +36,12 @@ struct CommandLineOptions {
   std::string config_positional;  // first positional argument
   std::string python_agent_config;  // --python-agent-config PATH
   bool once = false;              // --once: one cycle, records to stdout, exit (collectord)
+  bool dry_run = false;           // --dry-run: one cycle, listener envelopes to stdout (collectord)
   bool version = false;           // --version
 };
 
-// Adds --config/-c, the positional config path, --version, and --once when `with_once`.
+// Adds --config/-c, the positional config path, --version, and --once and --dry-run when
+// `with_once`.
 // `options` must outlive the parse.
 void AddStandardOptions(CLI::App& app, CommandLineOptions& options, bool with_once);
 

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 
 namespace pgagent {
 
@@ -27,5 +29,18 @@ class SystemClock final : public Clock {
   // A process-wide instance; it has no state, so sharing it is free.
   static SystemClock& Instance();
 };
+
+// The clock's monotonic time in milliseconds (arbitrary origin), for timestamps kept in atomics
+// (the daemons' heartbeats).
+int64_t MonoMs(const Clock& clock);
+// The clock's wall time in seconds since the Unix epoch.
+double UnixNow(const Clock& clock);
+
+// The random source behind every jitter (Backoff, CircuitBreaker): a uniform number in [0, 1)
+// from a per-thread generator seeded from std::random_device. Thread-safe.
+double Random01();
+// A deterministic source of the same distribution, for tests and seeded callers. The returned
+// function is not thread-safe (it owns its generator).
+std::function<double()> SeededRandom01(uint64_t seed);
 
 }  // namespace pgagent

@@ -1,7 +1,6 @@
 #include "shipperd/shipper_daemon.h"
 
 #include <algorithm>
-#include <random>
 
 #include "common/daemon.h"
 #include "common/ids.h"
@@ -14,19 +13,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int64_t MonoMs(const Clock& clock) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Monotonic().time_since_epoch())
-      .count();
-}
-
 // At most one health record a minute (interval_s when that is longer).
 std::chrono::seconds HealthInterval(const Config& config) {
   return std::max(std::chrono::seconds(60), std::chrono::seconds(config.collection.interval_s));
-}
-
-double Random01() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
 }  // namespace

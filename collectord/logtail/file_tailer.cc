@@ -106,7 +106,7 @@ FileTailer::FileTailer(FileTailerOptions options, std::optional<FilenamePattern>
       store_(store),
       buffer_(new char[options_.read_chunk_bytes]),
       splitter_(options_.max_line_bytes),
-      backoff_(options_.retry_initial) {}
+      backoff_({options_.retry_initial, options_.retry_max, 2.0, 0.0}, nullptr) {}
 
 FileTailer::~FileTailer() {
   Status status = FlushCommit();
@@ -687,8 +687,7 @@ void FileTailer::NoteFailure(const Status& status, std::string_view path) {
                {"action", "retrying with backoff; no log lines are read meanwhile"}});
   }
   state_ = state;
-  next_attempt_ = clock_.Monotonic() + backoff_;
-  backoff_ = std::min(backoff_ * 2, options_.retry_max);
+  next_attempt_ = clock_.Monotonic() + backoff_.NextDelay();
 }
 
 void FileTailer::NoteFollowing() {
@@ -696,7 +695,7 @@ void FileTailer::NoteFollowing() {
     log::Info("logtail.file_available", {{"path", current_->path}});
   }
   state_ = TailerState::kFollowing;
-  backoff_ = options_.retry_initial;
+  backoff_.Reset();
   next_attempt_ = {};
 }
 

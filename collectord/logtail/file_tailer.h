@@ -80,6 +80,7 @@
 #include "collectord/logtail/log_file_system.h"
 #include "collectord/logtail/offset_store.h"
 #include "collectord/logtail/tail_cursor.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/status.h"
 
@@ -285,7 +286,7 @@ class FileTailer {
   std::vector<Candidate> candidates_;
 
   std::chrono::steady_clock::time_point next_attempt_{};
-  std::chrono::milliseconds backoff_;
+  Backoff backoff_;  // no jitter: one tailer per host
   TailerState state_ = TailerState::kStarting;
   bool paused_ = false;
 

@@ -25,7 +25,7 @@ PgConnection::PgConnection(PgSession& session, const Clock& clock, PgConnectionO
     : session_(session),
       clock_(clock),
       options_(std::move(options)),
-      backoff_(options_.backoff, jitter_seed) {}
+      backoff_(options_.backoff, SeededRandom01(jitter_seed)) {}
 
 std::string_view PgConnection::StateName() const {
   switch (state_) {

@@ -16,12 +16,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <string_view>
 
-#include "collectord/pg/backoff.h"
 #include "collectord/pg/pg_options.h"
 #include "collectord/pg/pg_session.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 
 namespace pgagent {

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "collectord/pg/backoff.h"
+#include "common/backoff.h"
 
 namespace pgagent {
 

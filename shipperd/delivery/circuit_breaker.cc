@@ -17,8 +17,9 @@ CircuitBreaker::CircuitBreaker(BreakerOptions options, const Clock& clock,
                                std::function<double()> random01)
     : options_(options),
       clock_(clock),
-      random01_(std::move(random01)),
-      next_cooldown_(options.cooldown) {}
+      cooldown_(BackoffOptions{options.cooldown, options.max_cooldown, 2.0, options.jitter,
+                               BackoffJitter::kAround},
+                std::move(random01)) {}
 
 bool CircuitBreaker::AllowRequest() {
   switch (state_) {
@@ -41,13 +42,13 @@ void CircuitBreaker::OnSuccess() {
   state_ = BreakerState::kClosed;
   failures_ = 0;
   probe_in_flight_ = false;
-  next_cooldown_ = options_.cooldown;
+  cooldown_.Reset();
 }
 
 void CircuitBreaker::OnTransientFailure() {
   ++failures_;
   if (state_ == BreakerState::kHalfOpen) {
-    next_cooldown_ = std::min(next_cooldown_ * 2, options_.max_cooldown);
+    cooldown_.Grow();
     Open();
     return;
   }
@@ -56,9 +57,7 @@ void CircuitBreaker::OnTransientFailure() {
 
 void CircuitBreaker::OnAuthFailure() {
   ++failures_;
-  if (state_ == BreakerState::kHalfOpen) {
-    next_cooldown_ = std::min(next_cooldown_ * 2, options_.max_cooldown);
-  }
+  if (state_ == BreakerState::kHalfOpen) cooldown_.Grow();
   Open();
 }
 
@@ -66,13 +65,8 @@ void CircuitBreaker::Open() {
   state_ = BreakerState::kOpen;
   probe_in_flight_ = false;
   ++opens_;
-  const double factor = 1.0 + options_.jitter * (2.0 * random01_() - 1.0);
   // Jitter spreads probes but never past the configured maximum.
-  const auto cooldown = std::min(
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-          next_cooldown_ * std::max(0.0, factor)),
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.max_cooldown));
-  open_until_ = clock_.Monotonic() + cooldown;
+  open_until_ = clock_.Monotonic() + cooldown_.Delay();
 }
 
 std::chrono::steady_clock::duration CircuitBreaker::RemainingCooldown() const {

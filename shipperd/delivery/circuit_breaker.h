@@ -18,6 +18,7 @@
 #include <functional>
 #include <string_view>
 
+#include "common/backoff.h"
 #include "common/clock.h"
 
 namespace pgagent {
@@ -60,11 +61,10 @@ class CircuitBreaker {
 
   BreakerOptions options_;
   const Clock& clock_;
-  std::function<double()> random01_;
   BreakerState state_ = BreakerState::kClosed;
   int failures_ = 0;
   bool probe_in_flight_ = false;
-  std::chrono::milliseconds next_cooldown_;
+  Backoff cooldown_;  // grows per failed probe, jittered around its value
   std::chrono::steady_clock::time_point open_until_{};
   uint64_t opens_ = 0;
 };

@@ -11,8 +11,8 @@
 // Thread-safety: as the wrapped buffer and store (both are safe from any thread).
 #pragma once
 
-#include "shipperd/buffer/correlation_store.h"
-#include "shipperd/buffer/record_buffer.h"
+#include "shared/buffer/correlation_store.h"
+#include "shared/buffer/record_buffer.h"
 #include "shipperd/delivery/correlation_rows.h"
 
 namespace pgagent {

@@ -21,10 +21,6 @@ constexpr uint64_t kMinGroupBytes = 4096;
 
 bool IsTransientStatus(int status) { return status == 408 || status >= 500; }
 
-double UnixNow(const Clock& clock) {
-  return std::chrono::duration<double>(clock.Now().time_since_epoch()).count();
-}
-
 int64_t UnixMs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -368,11 +364,7 @@ Status Dispatcher::LoadAggregate(Group group, RequestClass kind, bool live_first
 
 std::chrono::milliseconds Dispatcher::Send() {
   const Envelope& envelope = work_->envelopes[work_->next];
-  HttpRequest request;
-  request.url = options_.url;
-  request.headers = {{"Authorization", "Bearer " + options_.api_key},
-                     {"Content-Type", "application/json"}};
-  request.body = envelope.body;
+  const HttpRequest request = ListenerPost(options_.url, options_.api_key, envelope.body);
   budget_.Record(work_->kind);
   SaveRequestLog();
   UpdateStats([&](DispatcherStats& s) {

@@ -53,12 +53,12 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "shipperd/buffer/correlation_store.h"
-#include "shipperd/buffer/record_buffer.h"
+#include "shared/buffer/correlation_store.h"
+#include "shared/buffer/record_buffer.h"
 #include "shipperd/delivery/circuit_breaker.h"
-#include "shipperd/delivery/envelope_encoder.h"
+#include "shared/listener/envelope_encoder.h"
 #include "shipperd/delivery/request_budget.h"
-#include "shipperd/delivery/transport.h"
+#include "shared/listener/transport.h"
 
 namespace pgagent {
 

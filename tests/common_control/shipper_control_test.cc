@@ -1,4 +1,4 @@
-#include "shipperd/control/shipper_control.h"
+#include "shared/control/shipper_control.h"
 
 #include <gtest/gtest.h>
 

@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "shared/listener/curl_transport.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/test_listener.h"
@@ -95,6 +97,39 @@ TEST_F(LifecycleTest, OncePrintsOneJsonRecordPerCollectorAndExitsZero) {
   EXPECT_EQ(kinds, (std::vector<std::string>{"RECORD_KIND_ACTIVITY", "RECORD_KIND_STATEMENTS",
                                              "RECORD_KIND_SYSTEM"}))
       << out->out;
+}
+
+// --dry-run: every line it prints is an envelope the real HTTPS test listener accepts and
+// stores as it is (that the lines are the bytes shipperd's Dispatcher sends for the same
+// records is tests/collectord/listener_preview).
+TEST_F(LifecycleTest, DryRunPrintsEnvelopesTheListenerAcceptsAndSendsNothing) {
+  ASSERT_TRUE(listener_->Reset().ok());
+  auto out = testing::RunProcess({Bin("collectord/pgagent-collectord"), "--config", Config(), "--dry-run"});
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->exit_code, 0) << out->err;
+  EXPECT_EQ(listener_->StoredCount().value_or(-1), 0);  // --dry-run itself sends nothing
+  CurlTransportOptions options;
+  options.ca_file = listener_->ca_file();
+  auto transport = CurlTransport::Create(options);
+  ASSERT_TRUE(transport.ok()) << transport.status().ToString();
+  std::istringstream lines(out->out);
+  std::string line;
+  int sent = 0;
+  while (std::getline(lines, line)) {
+    ASSERT_EQ(line.rfind("{\"project\":\"life\",\"timestamp\":", 0), 0u) << line;
+    auto response = (*transport)->Post(ListenerPost(listener_->ingest_url(), listener_->options().api_key, line));
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_EQ(response->status / 100, 2) << response->body << "\n" << line;
+    ++sent;
+  }
+  EXPECT_GE(sent, 3) << out->out;  // activity, statements, system_metrics at least
+  auto rows = listener_->StoredRows();
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->values_size(), sent);
+  std::set<std::string> sources;
+  for (const auto& row : rows->values()) sources.insert(row.struct_value().fields().at("source").string_value());
+  EXPECT_TRUE(sources.count("pg_stat_activity")) << out->out;
+  EXPECT_TRUE(sources.count("system_metrics")) << out->out;
 }
 
 TEST_F(LifecycleTest, OnceSaysWhichPrivilegeIsMissing) {

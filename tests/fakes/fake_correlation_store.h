@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "shipperd/buffer/correlation_store.h"
+#include "shared/buffer/correlation_store.h"
 
 namespace pgagent {
 

@@ -21,7 +21,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "shipperd/buffer/record_buffer.h"
+#include "shared/buffer/record_buffer.h"
 
 namespace pgagent {
 

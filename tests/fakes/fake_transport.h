@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "shipperd/delivery/transport.h"
+#include "shared/listener/transport.h"
 
 namespace pgagent {
 

@@ -20,7 +20,7 @@
 #include "collectord/outbox/zmq_outbox.h"
 #include "common/ipc_frame.h"
 #include "common/log.h"
-#include "shipperd/buffer/lmdb_buffer.h"
+#include "shared/buffer/lmdb_buffer.h"
 #include "shipperd/ingest/ingest_server.h"
 #include "shipperd/shipper_daemon.h"
 #include "tests/fakes/fake_record_buffer.h"

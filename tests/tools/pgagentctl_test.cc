@@ -16,8 +16,8 @@
 
 #include "common/clock.h"
 #include "common/control_socket.h"
-#include "shipperd/buffer/lmdb_buffer.h"
-#include "shipperd/control/shipper_control.h"
+#include "shared/buffer/lmdb_buffer.h"
+#include "shared/control/shipper_control.h"
 #include "tests/common_control/control_test_util.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/subprocess.h"

@@ -2,8 +2,8 @@
 
 #include "common/clock.h"
 #include "common/control_socket.h"
-#include "shipperd/buffer/lmdb_buffer.h"
-#include "shipperd/control/shipper_control.h"
+#include "shared/buffer/lmdb_buffer.h"
+#include "shared/control/shipper_control.h"
 #include "tools/pgagentctl/ctl.h"
 
 namespace pgagent::ctl {

@@ -9,21 +9,23 @@
 //                                unauthorized (401/403); nothing is stored
 //   listener.ingest              only with --send-test-record, since it writes a row into the
 //                                listener: one authenticated, valid POST is accepted (a
-//                                system_metrics envelope whose data is
-//                                {"agent":{"check":"pgagentctl test-connection"}})
+//                                system_metrics envelope from the shared encoder whose
+//                                data.agent.check is "pgagentctl test-connection")
 // Exit: 0 every check passed, 1 one failed, 78 config invalid.
+#include <google/protobuf/util/time_util.h>
 #include <libpq-fe.h>
 
 #include <cstdio>
-#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
+#include "common/daemon.h"
 #include "common/exit_codes.h"
-#include "common/json_util.h"
-#include "shipperd/delivery/curl_transport.h"
+#include "shared/listener/curl_transport.h"
+#include "shared/listener/envelope_encoder.h"
 #include "tools/pgagentctl/ctl.h"
 
 namespace pgagent::ctl {
@@ -223,34 +225,41 @@ void CheckProbe(Transport& transport, const std::string& url, const std::string&
   }
 }
 
-std::string TestEnvelope(const ListenerConfig& listener) {
-  std::string body = "{\"project\":";
-  AppendJsonString(body, listener.project_id);
-  body += ",\"timestamp\":" + std::to_string(static_cast<long long>(std::time(nullptr)));
-  body += ",\"source\":\"system_metrics\",\"data\":{\"agent\":{\"check\":";
-  AppendJsonString(body, "pgagentctl test-connection");
-  body += "}}}";
-  return body;
+// From the one encoder, so that the row it stores looks like shipperd's (timestamp format,
+// data.agent).
+std::string TestEnvelope(const Config& config) {
+  const EnvelopeEncoder encoder(EncoderOptionsFor(config.listener));
+  const auto now = SystemClock::Instance().Now().time_since_epoch();
+  const std::string host = config.agent.hostname.empty() ? HostName() : config.agent.hostname;
+  return encoder
+      .EncodeCheck("pgagentctl test-connection", host,
+                   google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+                       std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()))
+      .body;
+}
+
+// POSTs `body` to [listener] url with the API key. nullopt, with the check `name` failed,
+// without a key or without an answer.
+std::optional<HttpResponse> PostWithKey(Transport& transport, const ListenerConfig& listener,
+                                        const std::string& name, std::string body,
+                                        ConnectionReport& report) {
+  if (listener.api_key.empty()) {
+    Add(report, name, false,
+        "no API key: set [listener] api_key_file or BITVILLE_PG_LISTENER_API_KEY");
+    return std::nullopt;
+  }
+  auto response = transport.Post(ListenerPost(listener.url, listener.api_key, std::move(body)));
+  if (!response.ok()) {
+    Add(report, name, false, "POST " + listener.url + ": " + response.status().ToString());
+    return std::nullopt;
+  }
+  return std::move(*response);
 }
 
 // The key without a row: the listener checks the key before the body (401 before 400).
 void CheckAuth(Transport& transport, const ListenerConfig& listener, ConnectionReport& report) {
-  if (listener.api_key.empty()) {
-    Add(report, "listener.auth", false,
-        "no API key: set [listener] api_key_file or BITVILLE_PG_LISTENER_API_KEY");
-    return;
-  }
-  HttpRequest request;
-  request.url = listener.url;
-  request.headers = {{"Authorization", "Bearer " + listener.api_key},
-                     {"Content-Type", "application/json"}};
-  request.body = "{}";
-  auto response = transport.Post(request);
-  if (!response.ok()) {
-    Add(report, "listener.auth", false,
-        "POST " + listener.url + ": " + response.status().ToString());
-    return;
-  }
+  const auto response = PostWithKey(transport, listener, "listener.auth", "{}", report);
+  if (!response) return;
   const int status = response->status;
   if (status == 400) {
     Add(report, "listener.auth", true,
@@ -266,23 +275,11 @@ void CheckAuth(Transport& transport, const ListenerConfig& listener, ConnectionR
   }
 }
 
-void CheckIngest(Transport& transport, const ListenerConfig& listener, ConnectionReport& report) {
-  if (listener.api_key.empty()) {
-    Add(report, "listener.ingest", false,
-        "no API key: set [listener] api_key_file or BITVILLE_PG_LISTENER_API_KEY");
-    return;
-  }
-  HttpRequest request;
-  request.url = listener.url;
-  request.headers = {{"Authorization", "Bearer " + listener.api_key},
-                     {"Content-Type", "application/json"}};
-  request.body = TestEnvelope(listener);
-  auto response = transport.Post(request);
-  if (!response.ok()) {
-    Add(report, "listener.ingest", false,
-        "POST " + listener.url + ": " + response.status().ToString());
-    return;
-  }
+void CheckIngest(Transport& transport, const Config& config, ConnectionReport& report) {
+  const ListenerConfig& listener = config.listener;
+  const auto response =
+      PostWithKey(transport, listener, "listener.ingest", TestEnvelope(config), report);
+  if (!response) return;
   const int status = response->status;
   if (status >= 200 && status < 300) {
     Add(report, "listener.ingest", true,
@@ -297,8 +294,8 @@ void CheckIngest(Transport& transport, const ListenerConfig& listener, Connectio
   }
 }
 
-void CheckListener(const ListenerConfig& listener, bool send_test_record,
-                   ConnectionReport& report) {
+void CheckListener(const Config& config, bool send_test_record, ConnectionReport& report) {
+  const ListenerConfig& listener = config.listener;
   CurlTransportOptions options;
   options.ca_file = listener.ca_file;
   options.insecure_skip_tls_verify = listener.insecure_skip_tls_verify;
@@ -315,7 +312,7 @@ void CheckListener(const ListenerConfig& listener, bool send_test_record,
   CheckProbe(**transport, origin + "/health", "listener.health", report);
   CheckProbe(**transport, origin + "/ready", "listener.ready", report);
   CheckAuth(**transport, listener, report);
-  if (send_test_record) CheckIngest(**transport, listener, report);
+  if (send_test_record) CheckIngest(**transport, config, report);
 }
 
 }  // namespace
@@ -325,7 +322,7 @@ int RunTestConnection(const GlobalOptions& options, bool send_test_record) {
   if (!loaded.ok()) return Fail(options, loaded.status().message(), kExitConfig);
   ConnectionReport report;
   CheckDatabase(loaded->config.database, report);
-  CheckListener(loaded->config.listener, send_test_record, report);
+  CheckListener(loaded->config, send_test_record, report);
   bool ok = true;
   for (const auto& check : report.checks()) ok = ok && check.ok();
   report.set_ok(ok);

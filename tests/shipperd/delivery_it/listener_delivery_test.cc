@@ -6,10 +6,10 @@
 #include <random>
 #include <thread>
 
-#include "shipperd/buffer/lmdb_buffer.h"
-#include "shipperd/buffer/lmdb_correlation_store.h"
+#include "shared/buffer/lmdb_buffer.h"
+#include "shared/buffer/lmdb_correlation_store.h"
 #include "shipperd/delivery/correlating_buffer.h"
-#include "shipperd/delivery/curl_transport.h"
+#include "shared/listener/curl_transport.h"
 #include "shipperd/delivery/dispatcher.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/test_listener.h"
