@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/utf8.h"
 
 namespace pgagent {
 
@@ -16,7 +17,8 @@ void CutOversizeEntry(pgagent::v1::LogEntry& entry, size_t field_cap) {
   for (std::string* field :
        {entry.mutable_message(), entry.mutable_statement(), entry.mutable_detail(),
         entry.mutable_context(), entry.mutable_hint()}) {
-    if (field->size() > field_cap) field->resize(field_cap);
+    // Between characters: a field cut inside one would fail protobuf's UTF-8 check.
+    if (field->size() > field_cap) field->resize(Utf8CutPoint(*field, field_cap));
   }
   entry.set_truncated(true);
 }

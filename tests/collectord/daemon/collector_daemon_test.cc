@@ -1,5 +1,6 @@
 #include "collectord/collector_daemon.h"
 #include "collectord/log_pump.h"
+#include "common/utf8.h"
 
 #include <gtest/gtest.h>
 
@@ -51,6 +52,23 @@ TEST(SplitLogBatchTest, AnEntryLargerThanTheLimitIsCutAndFlagged) {
   for (const auto& p : parts) {
     EXPECT_LE(p.ByteSizeLong(), 8000u);
     for (const auto& e : p.entries()) EXPECT_TRUE(e.truncated());
+  }
+}
+
+TEST(SplitLogBatchTest, AnOversizedEntryIsCutBetweenCharactersSoItStaysValidUtf8) {
+  pgagent::v1::LogBatch batch;
+  // "é" is two bytes: an odd field cap falls inside one.
+  std::string message;
+  for (int i = 0; i < 20000; ++i) message += "\xC3\xA9";
+  batch.add_entries()->set_message(message);
+  batch.add_entries()->set_message(message);
+  for (size_t limit : {8008u, 8024u, 8040u}) {  // field caps of limit / 8: 1001, 1003, 1005
+    for (const auto& part : SplitLogBatch(batch, limit)) {
+      for (const auto& e : part.entries()) {
+        EXPECT_TRUE(e.truncated());
+        EXPECT_EQ(FirstInvalidUtf8(e.message()), std::string_view::npos) << "limit " << limit;
+      }
+    }
   }
 }
 
